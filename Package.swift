@@ -1,0 +1,57 @@
+// swift-tools-version: 6.2
+// The vlbatch package: one executable (`vlbatch`) and, as the project grows, the `VLPipeline` library for
+// people who write pipelines in their own packages. Module layering is described in docs/architecture.md
+// of the team's shared docs: a module imports only modules listed before it here.
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "vlbatch",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "vlbatch", targets: ["vlbatch"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // System libraries, found through pkg-config (Debian: libpng-dev, libjpeg-dev).
+        .systemLibrary(
+            name: "CPNG", pkgConfig: "libpng",
+            providers: [.apt(["libpng-dev"]), .brew(["libpng"])]),
+        .systemLibrary(
+            name: "CJPEG", pkgConfig: "libjpeg",
+            providers: [.apt(["libjpeg-dev"]), .brew(["jpeg-turbo"])]),
+        // Thin C decode wrappers: libjpeg's setjmp/longjmp error handling stays in C.
+        .target(name: "CVLCodecs", dependencies: ["CPNG", "CJPEG"]),
+
+        .target(name: "VLCore", swiftSettings: swiftSettings),
+        .target(
+            name: "VLImage",
+            dependencies: ["CVLCodecs", "VLCore"],
+            swiftSettings: swiftSettings),
+        .target(
+            name: "VLModels",
+            dependencies: ["VLCore", "VLImage"],
+            swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "vlbatch",
+            dependencies: [
+                "VLCore", "VLImage", "VLModels",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings),
+
+        .testTarget(name: "VLCoreTests", dependencies: ["VLCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "VLImageTests", dependencies: ["VLImage", "VLCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "VLModelsTests", dependencies: ["VLModels", "VLImage", "VLCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "vlbatchTests", dependencies: ["vlbatch"], swiftSettings: swiftSettings),
+    ]
+)
