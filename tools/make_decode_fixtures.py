@@ -2,7 +2,7 @@
 
 Run from anywhere, with a Python that has Pillow 13 and numpy (the team's reference venv):
 
-    /work/.venv-ref/bin/python tools/make_decode_fixtures.py
+    .venv-ref/bin/python tools/make_decode_fixtures.py
 
 The folder is deleted and rewritten. Everything is seeded, so a rerun with the same Pillow and zlib produces the
 same bytes. What it makes (all images small, with odd sizes):

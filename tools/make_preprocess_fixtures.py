@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Reference fixtures for Qwen-VL image preprocessing (smart_resize, bicubic resize, normalise, patchify).
 
-Run from the repository root with the reference venv (see /work/shared/docs/reference-env.md):
+Run from the repository root with the reference venv (see the team's shared docs/reference-env.md):
 
-    HF_HUB_OFFLINE=1 /work/.venv-ref/bin/python tools/make_preprocess_fixtures.py
+    HF_HUB_OFFLINE=1 .venv-ref/bin/python tools/make_preprocess_fixtures.py
 
 Last run with: Python 3.11.7, transformers 5.23.0, torch 2.13.0+cpu (only its version is recorded; the
 PIL backend does not use it), Pillow 13.0.0 (bundled libjpeg-turbo 3.2.0, zlib 1.2.13), numpy 2.4.6.

@@ -1,7 +1,7 @@
 """Make the sample images in Samples/Images (deterministic; seeded).
 
 Run from the repository root with any Python that has Pillow and numpy:
-    /work/.venv-ref/bin/python tools/make_samples.py      # or: python3 -m venv .venv-ref && pip install pillow numpy
+    .venv-ref/bin/python tools/make_samples.py      # the reference venv of tools/README.md
 
 The images are synthetic but photo-like (gradients, noise, shapes, text lines) and cover what users feed a batch
 job: a landscape photo, a portrait photo stored sideways with an EXIF orientation, a scanned greyscale page, a
