@@ -35,14 +35,15 @@ let package = Package(
             name: "VLImage",
             dependencies: ["CVLCodecs", "VLCore"],
             swiftSettings: swiftSettings),
+        .target(name: "VLTokenizer", dependencies: ["VLCore"], swiftSettings: swiftSettings),
         .target(
             name: "VLModels",
-            dependencies: ["VLCore", "VLImage"],
+            dependencies: ["VLCore", "VLImage", "VLTokenizer"],
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "vlbatch",
             dependencies: [
-                "VLCore", "VLImage", "VLModels",
+                "VLCore", "VLImage", "VLTokenizer", "VLModels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -50,8 +51,11 @@ let package = Package(
 
         .testTarget(name: "VLCoreTests", dependencies: ["VLCore"], swiftSettings: swiftSettings),
         .testTarget(name: "VLImageTests", dependencies: ["VLImage", "VLCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "VLTokenizerTests", dependencies: ["VLTokenizer"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "VLModelsTests", dependencies: ["VLModels", "VLImage", "VLCore"], swiftSettings: swiftSettings),
-        .testTarget(name: "vlbatchTests", dependencies: ["vlbatch"], swiftSettings: swiftSettings),
+            name: "VLModelsTests", dependencies: ["VLModels", "VLImage", "VLTokenizer", "VLCore"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "vlbatchTests", dependencies: ["vlbatch"], exclude: ["Golden"], swiftSettings: swiftSettings),
     ]
 )

@@ -11,6 +11,10 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
     case invalidConfigValue(path: String, key: String, reason: String)
     /// A per-call visual-token budget that contradicts itself or the model.
     case invalidImageBudget(reason: String)
+    /// A conversation the model's chat format cannot express.
+    case invalidPrompt(reason: String)
+    /// The tokenizer lacks a special token the chat format needs.
+    case missingToken(String)
     /// An image too elongated for Qwen's resize rule (the reference rejects ratios above 200:1).
     case aspectRatioTooLarge(source: String, width: Int, height: Int, limit: Int)
 
@@ -25,6 +29,10 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
             return "\(path): key \"\(key)\": \(reason)"
         case .invalidImageBudget(let reason):
             return "invalid image budget: \(reason)"
+        case .invalidPrompt(let reason):
+            return "invalid prompt: \(reason)"
+        case .missingToken(let token):
+            return "the tokenizer has no \(token) token; is this a Qwen vision-language checkpoint?"
         case .aspectRatioTooLarge(let source, let width, let height, let limit):
             return "\(source): aspect ratio of \(width)x\(height) exceeds \(limit):1; crop or pad the image first"
         }

@@ -5,5 +5,15 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure the speed of parts of the engine.",
-        subcommands: [BenchPreprocessCommand.self])
+        subcommands: [BenchPreprocessCommand.self, BenchTokenizerCommand.self])
+}
+
+/// How many timed passes a benchmark makes; the best one is reported, the least disturbed by other work.
+struct BenchPasses: ParsableArguments {
+    @Option(help: "Timed passes; the best is reported.")
+    var repeats: Int = 3
+
+    func validate() throws {
+        if repeats < 1 { throw ValidationError("--repeats must be at least 1") }
+    }
 }

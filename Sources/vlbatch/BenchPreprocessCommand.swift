@@ -13,25 +13,26 @@ struct BenchPreprocessCommand: ParsableCommand {
     @Argument(help: "Image files to process (each pass processes all of them).")
     var files: [String]
 
-    @OptionGroup var preprocessing: ImagePreprocessingOptions
+    @Option(help: "A directory holding a preprocessor_config.json (a model or processor directory).")
+    var processor: String
 
-    @Option(help: "Passes over the files; the best pass is reported.")
-    var repeats: Int = 3
+    @OptionGroup var budget: ImageBudgetOptions
+
+    @OptionGroup var passes: BenchPasses
 
     @Option(help: "Images processed at the same time, one per thread.")
     var workers: Int = 1
 
     func validate() throws {
-        if repeats < 1 { throw ValidationError("--repeats must be at least 1") }
         if workers < 1 { throw ValidationError("--workers must be at least 1") }
     }
 
     func run() throws {
-        let imageProcessor = try preprocessing.makeProcessor()
+        let imageProcessor = try budget.makeProcessor(directory: processor)
         let inputs = try files.map { try Data(contentsOf: URL(fileURLWithPath: $0)) }.map { [UInt8]($0) }
-        let limits = preprocessing.decodingLimits
+        let limits = budget.decodingLimits
         var best: PassTiming?
-        for _ in 0..<repeats {
+        for _ in 0..<passes.repeats {
             let pass = try timePass(inputs: inputs, processor: imageProcessor, limits: limits)
             if best == nil || pass.wall < best!.wall { best = pass }
         }
@@ -39,7 +40,7 @@ struct BenchPreprocessCommand: ParsableCommand {
         let perImage = { (seconds: Double) in String(format: "%.1f ms", seconds * 1000 / Double(inputs.count)) }
         print(
             """
-            images: \(inputs.count), workers: \(workers), best of \(repeats) passes
+            images: \(inputs.count), workers: \(workers), best of \(passes.repeats) passes
             images/s: \(String(format: "%.2f", Double(inputs.count) / best.wall))
             per image (summed over workers): decode \(perImage(best.decode)), \
             resize+patchify \(perImage(best.preprocess))

@@ -5,5 +5,5 @@ struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
         abstract: "Show how inputs are decoded and prepared for a model.",
-        subcommands: [InspectImageCommand.self])
+        subcommands: [InspectImageCommand.self, InspectTokenizeCommand.self, InspectPromptCommand.self])
 }

@@ -19,20 +19,23 @@ struct InspectImageCommand: ParsableCommand {
     @Argument(help: "Image files (PNG or JPEG, recognised by content).")
     var files: [String]
 
-    @OptionGroup var preprocessing: ImagePreprocessingOptions
+    @Option(help: "A directory holding a preprocessor_config.json (a model or processor directory).")
+    var processor: String
+
+    @OptionGroup var budget: ImageBudgetOptions
 
     @Option(help: "Write pixel_values of each image to this directory as <name>.npy.")
     var dump: String?
 
     func run() throws {
-        let processor = try preprocessing.makeProcessor()
+        let processor = try budget.makeProcessor(directory: processor)
         let dumpDirectory = try dump.map(Self.createDirectory)
         var dumpNames = UniqueFileNames()
         var failures = 0
         for file in files {
             var record = ImageInspection(path: file)
             do {
-                let decoded = try ImageDecoder.decode(fileAt: file, limits: preprocessing.decodingLimits)
+                let decoded = try ImageDecoder.decode(fileAt: file, limits: budget.decodingLimits)
                 record.describe(decoded)
                 let patches = try processor.preprocess(decoded.image, source: file)
                 record.describe(patches)

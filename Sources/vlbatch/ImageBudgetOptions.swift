@@ -3,12 +3,8 @@ import Foundation
 import VLImage
 import VLModels
 
-/// Command-line controls of image preparation: the processor config, the visual-token budget and the decoder's
-/// safety limit.
-struct ImagePreprocessingOptions: ParsableArguments {
-    @Option(help: "A directory holding a preprocessor_config.json (a model or processor directory).")
-    var processor: String
-
+/// Command-line controls of image preparation: the visual-token budget and the decoder's safety limit.
+struct ImageBudgetOptions: ParsableArguments {
     @Option(help: "Resize images to at least this many pixels (overrides the checkpoint's min_pixels).")
     var minPixels: Int?
 
@@ -28,9 +24,9 @@ struct ImagePreprocessingOptions: ParsableArguments {
         if maxInputPixels < 1 { throw ValidationError("--max-input-pixels must be positive") }
     }
 
-    /// The processor of the checkpoint's config with the budget from the command line applied.
-    func makeProcessor() throws -> QwenImageProcessor {
-        let checkpoint = try ImageProcessorConfig.load(directory: URL(fileURLWithPath: processor))
+    /// The processor of the `preprocessor_config.json` in `directory`, with the budget from the command line.
+    func makeProcessor(directory: String) throws -> QwenImageProcessor {
+        let checkpoint = try ImageProcessorConfig.load(directory: URL(fileURLWithPath: directory))
         let budget = VisualTokenBudget(minPixels: minPixels, maxPixels: maxPixels, maxImageTokens: maxImageTokens)
         return QwenImageProcessor(config: try budget.applied(to: checkpoint))
     }
