@@ -30,7 +30,10 @@ let package = Package(
         // Thin C decode wrappers: libjpeg's setjmp/longjmp error handling stays in C.
         .target(name: "CVLCodecs", dependencies: ["CPNG", "CJPEG"]),
 
-        .target(name: "VLCore", swiftSettings: swiftSettings),
+        // Compute kernels: scalar reference + AVX2 / AVX-512 variants picked at run time; -O3 always.
+        .target(name: "CVLKernels", cSettings: [.unsafeFlags(["-O3"])]),
+
+        .target(name: "VLCore", dependencies: ["CVLKernels"], swiftSettings: swiftSettings),
         .target(
             name: "VLImage",
             dependencies: ["CVLCodecs", "VLCore"],

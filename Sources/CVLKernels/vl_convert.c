@@ -1,0 +1,105 @@
+// bf16 <-> f32 conversions: scalar reference, AVX2 and AVX-512 variants (all bit-identical).
+// f32 -> bf16 uses integer rounding, not vcvtneps2bf16, which treats denormal inputs as zero.
+#include "vl_kernels.h"
+
+#include <immintrin.h>
+#include <string.h>
+
+static inline uint32_t vl_f32_bits(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return u;
+}
+
+static inline uint16_t vl_round_bf16(uint32_t u) {
+    if ((u & 0x7FFFFFFFu) > 0x7F800000u) return (uint16_t)((u >> 16) | 0x0040u);  // NaN: keep it a (quiet) NaN
+    return (uint16_t)((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);                   // to nearest, ties to even
+}
+
+// MARK: - Scalar reference
+
+static void bf16_to_f32_scalar(const uint16_t *src, float *dst, size_t n) {
+    for (size_t i = 0; i < n; ++i) {
+        const uint32_t u = (uint32_t)src[i] << 16;
+        memcpy(&dst[i], &u, 4);
+    }
+}
+
+static void f32_to_bf16_scalar(const float *src, uint16_t *dst, size_t n) {
+    for (size_t i = 0; i < n; ++i) dst[i] = vl_round_bf16(vl_f32_bits(src[i]));
+}
+
+// MARK: - AVX2
+
+__attribute__((target("avx2,fma,f16c"))) static void bf16_to_f32_avx2(const uint16_t *src, float *dst, size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256i h = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(src + i)));
+        _mm256_storeu_si256((__m256i *)(dst + i), _mm256_slli_epi32(h, 16));
+    }
+    bf16_to_f32_scalar(src + i, dst + i, n - i);
+}
+
+__attribute__((target("avx2,fma,f16c"))) static void f32_to_bf16_avx2(const float *src, uint16_t *dst, size_t n) {
+    const __m256i bias = _mm256_set1_epi32(0x7FFF), one = _mm256_set1_epi32(1), quiet = _mm256_set1_epi32(0x40);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 v = _mm256_loadu_ps(src + i);
+        const __m256i u = _mm256_castps_si256(v);
+        const __m256i top = _mm256_srli_epi32(u, 16);
+        const __m256i rounded = _mm256_srli_epi32(_mm256_add_epi32(_mm256_add_epi32(u, bias), _mm256_and_si256(top, one)), 16);
+        const __m256i nan = _mm256_castps_si256(_mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+        const __m256i r = _mm256_blendv_epi8(rounded, _mm256_or_si256(top, quiet), nan);
+        const __m128i packed = _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
+        _mm_storeu_si128((__m128i *)(dst + i), packed);
+    }
+    f32_to_bf16_scalar(src + i, dst + i, n - i);
+}
+
+// MARK: - AVX-512
+
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq"))) static void bf16_to_f32_avx512(const uint16_t *src,
+                                                                                              float *dst, size_t n) {
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m512i h = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(src + i)));
+        _mm512_storeu_si512(dst + i, _mm512_slli_epi32(h, 16));
+    }
+    if (i < n) {
+        const __mmask16 m = (__mmask16)((1u << (n - i)) - 1u);
+        const __m512i h = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, src + i));
+        _mm512_mask_storeu_epi32(dst + i, m, _mm512_slli_epi32(h, 16));
+    }
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq"))) static void f32_to_bf16_avx512(const float *src,
+                                                                                              uint16_t *dst, size_t n) {
+    const __m512i bias = _mm512_set1_epi32(0x7FFF), one = _mm512_set1_epi32(1), quiet = _mm512_set1_epi32(0x40);
+    for (size_t i = 0; i < n; i += 16) {
+        const __mmask16 m = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1u);
+        const __m512 v = _mm512_maskz_loadu_ps(m, src + i);
+        const __m512i u = _mm512_castps_si512(v);
+        const __m512i top = _mm512_srli_epi32(u, 16);
+        __m512i r = _mm512_srli_epi32(_mm512_add_epi32(_mm512_add_epi32(u, bias), _mm512_and_si512(top, one)), 16);
+        r = _mm512_mask_mov_epi32(r, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), _mm512_or_si512(top, quiet));
+        _mm256_mask_storeu_epi16(dst + i, m, _mm512_cvtepi32_epi16(r));
+    }
+}
+
+// MARK: - Dispatch
+
+void vl_bf16_to_f32(vl_isa isa, const uint16_t *src, float *dst, size_t n) {
+    switch (vl_isa_supported(isa)) {
+    case VL_ISA_AVX512: bf16_to_f32_avx512(src, dst, n); break;
+    case VL_ISA_AVX2: bf16_to_f32_avx2(src, dst, n); break;
+    default: bf16_to_f32_scalar(src, dst, n); break;
+    }
+}
+
+void vl_f32_to_bf16(vl_isa isa, const float *src, uint16_t *dst, size_t n) {
+    switch (vl_isa_supported(isa)) {
+    case VL_ISA_AVX512: f32_to_bf16_avx512(src, dst, n); break;
+    case VL_ISA_AVX2: f32_to_bf16_avx2(src, dst, n); break;
+    default: f32_to_bf16_scalar(src, dst, n); break;
+    }
+}
