@@ -1,0 +1,174 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import VLCore
+
+/// `vlbatch bench kernels`: kernel speed next to the machine's own limits, measured by the same tool.
+struct BenchKernelsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kernels",
+        abstract: "Print matrix-vector GB/s per weight format next to the measured read bandwidth and FMA peak.",
+        discussion: """
+            Shapes are those of Qwen2-VL-2B (hidden 1536, MLP 8960) and Qwen3.5-2B (hidden 2048, MLP 6144). \
+            Each matrix is copied until the copies exceed --working-set-mb, and the copies are used in turn, so \
+            the weights stream from memory as in decoding. Rows are split over the compute pool.
+            """)
+
+    @Option(help: "Threads in the compute pool (default: one per core).")
+    var threads: Int = ComputePool().threadCount
+
+    @Option(help: "Bytes of weights swept per pass, in MB; keep it well above the last-level cache.")
+    var workingSetMb: Int = 512
+
+    @OptionGroup var passes: BenchPasses
+
+    func validate() throws {
+        if threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if workingSetMb < 16 { throw ValidationError("--working-set-mb must be at least 16") }
+    }
+
+    func run() throws {
+        let pool = ComputePool(threadCount: threads)
+        let isa = InstructionSet.active
+        print("instruction set \(isa)\(InstructionSet.activeNote.map { " (\($0))" } ?? ""), \(threads) threads")
+        let bandwidth = readBandwidth(pool: pool)
+        print(String(format: "read bandwidth %.1f GB/s (streaming, %d threads)", bandwidth, threads))
+        print(String(format: "FMA peak %.1f GFLOP/s (fp32, %d threads)", fmaPeak(pool: pool), threads))
+        print("shape (rows x cols)  weights  batch  ms/call   GB/s  of-bandwidth  cost-vs-batch-1")
+        let shapes = [(8960, 1536), (1536, 8960), (6144, 2048), (2048, 6144)]
+        for (rows, cols) in shapes {
+            for format in WeightFormat.allCases {
+                let matrices = WeightSweep(rows: rows, cols: cols, format: format, workingSetBytes: workingSetMb << 20)
+                var single = 0.0
+                for batch in [1, 8] {
+                    let seconds = matrices.secondsPerCall(batch: batch, pool: pool, passes: passes.repeats)
+                    if batch == 1 { single = seconds }
+                    let gigabytes = Double(matrices.bytesPerMatrix) / seconds / 1e9
+                    let label = "\(rows)x\(cols)".padding(toLength: 20, withPad: " ", startingAt: 0)
+                    let weights = format.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)
+                    let figures = String(
+                        format: "%5d  %7.3f  %5.1f  %11.0f%%  %15.2fx", batch, seconds * 1e3, gigabytes,
+                        gigabytes / bandwidth * 100, seconds / single)
+                    print("\(label) \(weights) \(figures)")
+                }
+            }
+        }
+    }
+
+    /// Streaming read of a 1 GiB buffer, each thread reading its own part; best of the passes, in GB/s.
+    private func readBandwidth(pool: ComputePool) -> Double {
+        let bytes = 1 << 30
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes, alignment: 64)
+        defer { buffer.deallocate() }
+        buffer.initializeMemory(as: UInt8.self, repeating: 1)
+        let seconds = best(of: passes.repeats) {
+            pool.parallelFor(pool.threadCount) { parts in
+                for part in parts {
+                    let slice = UnsafeRawBufferPointer(
+                        rebasing: buffer[(bytes * part / pool.threadCount)..<(bytes * (part + 1) / pool.threadCount)])
+                    _ = Kernels.probeReadBandwidth(slice, repeats: 1)
+                }
+            }
+        }
+        return Double(bytes) / seconds / 1e9
+    }
+
+    /// Independent FMA chains on every thread; best of the passes, in GFLOP/s.
+    private func fmaPeak(pool: ComputePool) -> Double {
+        let iterations = 20_000_000
+        let seconds = best(of: passes.repeats) {
+            pool.parallelFor(pool.threadCount) { parts in
+                for _ in parts { _ = Kernels.probeFMAPeak(iterations: iterations) }
+            }
+        }
+        // The probe's operation count is a fixed number per iteration.
+        let flops = Kernels.probeFMAPeak(iterations: 1) * Double(iterations) * Double(pool.threadCount)
+        return flops / seconds / 1e9
+    }
+}
+
+/// Weight formats the matrix-vector kernels read.
+enum WeightFormat: String, CaseIterable {
+    case bf16
+    case f32
+}
+
+/// Enough copies of one weight matrix to exceed the caches, with inputs and outputs for a batch of up to 8.
+final class WeightSweep {
+    let rows: Int
+    let cols: Int
+    let format: WeightFormat
+    let copies: Int
+    let bytesPerMatrix: Int
+    private let weights: UnsafeMutableRawBufferPointer
+    private let inputs: UnsafeMutableBufferPointer<Float>
+    private let outputs: UnsafeMutableBufferPointer<Float>
+
+    init(rows: Int, cols: Int, format: WeightFormat, workingSetBytes: Int) {
+        self.rows = rows
+        self.cols = cols
+        self.format = format
+        bytesPerMatrix = rows * cols * (format == .bf16 ? 2 : 4)
+        copies = max(2, (workingSetBytes + bytesPerMatrix - 1) / bytesPerMatrix)
+        weights = .allocate(byteCount: copies * bytesPerMatrix, alignment: 64)
+        // Small values of both signs; the exact numbers do not change the speed.
+        switch format {
+        case .bf16:
+            let values = weights.bindMemory(to: UInt16.self)
+            for index in values.indices { values[index] = 0x3C00 | UInt16(truncatingIfNeeded: index & 0x7F) }
+        case .f32:
+            let values = weights.bindMemory(to: Float.self)
+            for index in values.indices { values[index] = Float(index % 255) * 1e-3 - 0.127 }
+        }
+        inputs = .allocate(capacity: 8 * cols)
+        for index in inputs.indices { inputs[index] = Float(index % 17) * 0.01 }
+        outputs = .allocate(capacity: 8 * rows)
+        outputs.initialize(repeating: 0)
+    }
+
+    deinit {
+        weights.deallocate()
+        inputs.deallocate()
+        outputs.deallocate()
+    }
+
+    /// Seconds per matrix-vector call, best of `passes` sweeps over every copy.
+    func secondsPerCall(batch: Int, pool: ComputePool, passes: Int) -> Double {
+        let total = best(of: passes) {
+            for copy in 0..<copies { call(copy: copy, batch: batch, pool: pool) }
+        }
+        return total / Double(copies)
+    }
+
+    private func call(copy: Int, batch: Int, pool: ComputePool) {
+        let base = weights.baseAddress! + copy * bytesPerMatrix
+        let (rows, cols, inputs, outputs) = (rows, cols, inputs.baseAddress!, outputs.baseAddress!)
+        switch format {
+        case .bf16:
+            let matrix = base.assumingMemoryBound(to: UInt16.self)
+            pool.parallelFor(rows, minimumChunk: 64) { range in
+                Kernels.matvec(
+                    bf16Weights: matrix, rows: range, cols: cols, inputs: inputs, batch: batch, outputs: outputs,
+                    outputStride: rows)
+            }
+        case .f32:
+            let matrix = base.assumingMemoryBound(to: Float.self)
+            pool.parallelFor(rows, minimumChunk: 64) { range in
+                Kernels.matvec(
+                    weights: matrix, rows: range, cols: cols, inputs: inputs, batch: batch, outputs: outputs,
+                    outputStride: rows)
+            }
+        }
+    }
+}
+
+/// The shortest wall time of `passes` runs of `work`, in seconds.
+func best(of passes: Int, _ work: () -> Void) -> Double {
+    var shortest = Double.infinity
+    for _ in 0..<passes {
+        let start = DispatchTime.now().uptimeNanoseconds
+        work()
+        shortest = min(shortest, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+    }
+    return shortest
+}
