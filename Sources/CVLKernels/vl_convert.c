@@ -1,6 +1,7 @@
 // bf16 <-> f32 conversions: scalar reference, AVX2 and AVX-512 variants (all bit-identical).
 // f32 -> bf16 uses integer rounding, not vcvtneps2bf16, which treats denormal inputs as zero.
 #include "vl_kernels.h"
+#include "vl_simd.h"
 
 #include <immintrin.h>
 #include <string.h>
@@ -31,7 +32,7 @@ static void f32_to_bf16_scalar(const float *src, uint16_t *dst, size_t n) {
 
 // MARK: - AVX2
 
-__attribute__((target("avx2,fma,f16c"))) static void bf16_to_f32_avx2(const uint16_t *src, float *dst, size_t n) {
+VL_AVX2 static void bf16_to_f32_avx2(const uint16_t *src, float *dst, size_t n) {
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
         const __m256i h = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(src + i)));
@@ -40,7 +41,7 @@ __attribute__((target("avx2,fma,f16c"))) static void bf16_to_f32_avx2(const uint
     bf16_to_f32_scalar(src + i, dst + i, n - i);
 }
 
-__attribute__((target("avx2,fma,f16c"))) static void f32_to_bf16_avx2(const float *src, uint16_t *dst, size_t n) {
+VL_AVX2 static void f32_to_bf16_avx2(const float *src, uint16_t *dst, size_t n) {
     const __m256i bias = _mm256_set1_epi32(0x7FFF), one = _mm256_set1_epi32(1), quiet = _mm256_set1_epi32(0x40);
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
@@ -58,7 +59,7 @@ __attribute__((target("avx2,fma,f16c"))) static void f32_to_bf16_avx2(const floa
 
 // MARK: - AVX-512
 
-__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq"))) static void bf16_to_f32_avx512(const uint16_t *src,
+VL_AVX512 static void bf16_to_f32_avx512(const uint16_t *src,
                                                                                               float *dst, size_t n) {
     size_t i = 0;
     for (; i + 16 <= n; i += 16) {
@@ -72,7 +73,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq"))) static void bf16_t
     }
 }
 
-__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq"))) static void f32_to_bf16_avx512(const float *src,
+VL_AVX512 static void f32_to_bf16_avx512(const float *src,
                                                                                               uint16_t *dst, size_t n) {
     const __m512i bias = _mm512_set1_epi32(0x7FFF), one = _mm512_set1_epi32(1), quiet = _mm512_set1_epi32(0x40);
     for (size_t i = 0; i < n; i += 16) {

@@ -5,14 +5,12 @@
 // accumulators live in registers together, never the order of one element's sum, so results are bit-identical
 // across ISAs, row ranges (thread splits) and batch sizes.
 #include "vl_kernels.h"
+#include "vl_simd.h"
 
 #include <immintrin.h>
 #include <math.h>
 #include <string.h>
 
-#define VL_AVX2 __attribute__((target("avx2,fma,f16c")))
-#define VL_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
-#define VL_INLINE static inline __attribute__((always_inline))
 
 // Software prefetch distance, in weight elements ahead in the same row (a prefetch past a row's end warms the
 // start of a later row, and never faults).
@@ -27,14 +25,6 @@ static inline float vl_bf16_value(uint16_t h) {
     float f;
     memcpy(&f, &u, 4);
     return f;
-}
-
-static inline float vl_reduce16(const float s[16]) {
-    float t[8], u[4], v[2];
-    for (int i = 0; i < 8; ++i) t[i] = s[i] + s[i + 8];
-    for (int i = 0; i < 4; ++i) u[i] = t[i] + t[i + 4];
-    for (int i = 0; i < 2; ++i) v[i] = u[i] + u[i + 2];
-    return v[0] + v[1];
 }
 
 #define VL_DEFINE_SCALAR(NAME, WT, VALUE)                                                                            \
@@ -56,13 +46,6 @@ VL_DEFINE_SCALAR(matvec_scalar_f32, float, VL_F32_VALUE)
 VL_DEFINE_SCALAR(matvec_scalar_bf16, uint16_t, vl_bf16_value)
 
 // MARK: - AVX2 + FMA (16 lanes = two ymm accumulators per output; up to 4 batch vectors per pass over a row)
-
-VL_AVX2 VL_INLINE float vl_reduce_avx2(__m256 lo, __m256 hi) {
-    const __m256 t = _mm256_add_ps(lo, hi);                                              // t[i] = s[i] + s[i + 8]
-    const __m128 u = _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));  // u[i] = t[i] + t[i + 4]
-    const __m128 v = _mm_add_ps(u, _mm_movehl_ps(u, u));                                // v[i] = u[i] + u[i + 2]
-    return _mm_cvtss_f32(_mm_add_ss(v, _mm_movehdup_ps(v)));                             // v[0] + v[1]
-}
 
 VL_AVX2 VL_INLINE __m256 vl_load8_f32(const float *p) { return _mm256_loadu_ps(p); }
 VL_AVX2 VL_INLINE __m256 vl_load8_bf16(const uint16_t *p) {
@@ -119,28 +102,10 @@ VL_AVX2 VL_INLINE __m256 vl_load8_bf16(const uint16_t *p) {
 VL_DEFINE_AVX2_BLOCK(block_avx2_f32, float, vl_load8_f32)
 VL_DEFINE_AVX2_BLOCK(block_avx2_bf16, uint16_t, vl_load8_bf16)
 
-// Drives a block function over rows and batch groups; each weight row block is read from memory once, and the
-// batch groups after the first find it in L1. GROUP: vectors per pass; RMAIN(g): rows per block for g vectors.
+// One `case` of VL_DEFINE_DRIVER (vl_simd.h): R rows by NB vectors.
 #define VL_PAIR(BLOCK, R, NB)                                                                                        \
     case (R) * 16 + (NB): BLOCK(w, cols, r, R, x + b0 * xs, xs, NB, y + b0 * ys, ys); break;
 
-#define VL_DEFINE_DRIVER(NAME, ATTR, WT, GROUP, RMAIN, CASES)                                                        \
-    ATTR static void NAME(const WT *w, size_t cols, size_t rb, size_t re, const float *x, size_t xs, size_t batch,   \
-                          float *y, size_t ys) {                                                                     \
-        if (batch == 0) return;                                                                                      \
-        const size_t first = batch < (GROUP) ? batch : (GROUP);                                                      \
-        const size_t rmain = RMAIN(first);                                                                           \
-        for (size_t r = rb; r < re;) {                                                                               \
-            const size_t rows = re - r >= rmain ? rmain : 1;                                                         \
-            for (size_t b0 = 0; b0 < batch; b0 += (GROUP)) {                                                         \
-                const size_t nb = batch - b0 < (GROUP) ? batch - b0 : (GROUP);                                       \
-                switch (rows * 16 + nb) { CASES default: break; }                                                    \
-            }                                                                                                        \
-            r += rows;                                                                                               \
-        }                                                                                                            \
-    }
-
-#define VL_AVX2_RMAIN(g) ((g) == 1 ? 4 : (g) == 2 ? 2 : 1)
 #define VL_AVX2_CASES(B)                                                                                             \
     VL_PAIR(B, 4, 1) VL_PAIR(B, 2, 1) VL_PAIR(B, 2, 2) VL_PAIR(B, 1, 1) VL_PAIR(B, 1, 2) VL_PAIR(B, 1, 3)            \
     VL_PAIR(B, 1, 4)
@@ -149,15 +114,6 @@ VL_DEFINE_DRIVER(matvec_avx2_f32, VL_AVX2, float, 4, VL_AVX2_RMAIN, VL_AVX2_CASE
 VL_DEFINE_DRIVER(matvec_avx2_bf16, VL_AVX2, uint16_t, 4, VL_AVX2_RMAIN, VL_AVX2_CASES(block_avx2_bf16))
 
 // MARK: - AVX-512 (16 lanes = one zmm accumulator per output; up to 8 batch vectors per pass over a row)
-
-VL_AVX512 VL_INLINE float vl_reduce_avx512(__m512 s) {
-    const __m256 lo = _mm512_castps512_ps256(s);
-    const __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(s), 1));
-    const __m256 t = _mm256_add_ps(lo, hi);                                              // t[i] = s[i] + s[i + 8]
-    const __m128 u = _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));  // u[i] = t[i] + t[i + 4]
-    const __m128 v = _mm_add_ps(u, _mm_movehl_ps(u, u));                                // v[i] = u[i] + u[i + 2]
-    return _mm_cvtss_f32(_mm_add_ss(v, _mm_movehdup_ps(v)));                             // v[0] + v[1]
-}
 
 VL_AVX512 VL_INLINE __m512 vl_load16_f32(const float *p, __mmask16 m) { return _mm512_maskz_loadu_ps(m, p); }
 VL_AVX512 VL_INLINE __m512 vl_load16_bf16(const uint16_t *p, __mmask16 m) {
@@ -199,7 +155,6 @@ VL_AVX512 VL_INLINE __m512 vl_load16_bf16(const uint16_t *p, __mmask16 m) {
 VL_DEFINE_AVX512_BLOCK(block_avx512_f32, float, vl_load16_f32)
 VL_DEFINE_AVX512_BLOCK(block_avx512_bf16, uint16_t, vl_load16_bf16)
 
-#define VL_AVX512_RMAIN(g) ((g) <= 2 ? 4 : (g) <= 4 ? 2 : 1)
 #define VL_AVX512_CASES(B)                                                                                           \
     VL_PAIR(B, 4, 1) VL_PAIR(B, 4, 2) VL_PAIR(B, 2, 1) VL_PAIR(B, 2, 2) VL_PAIR(B, 2, 3) VL_PAIR(B, 2, 4)            \
     VL_PAIR(B, 1, 1) VL_PAIR(B, 1, 2) VL_PAIR(B, 1, 3) VL_PAIR(B, 1, 4) VL_PAIR(B, 1, 5) VL_PAIR(B, 1, 6)            \

@@ -1,11 +1,10 @@
 // Machine-limit probes for the benchmarks: a streaming read (bandwidth) and independent FMA chains (peak flops).
 #include "vl_kernels.h"
+#include "vl_simd.h"
 
 #include <immintrin.h>
 #include <string.h>
 
-#define VL_AVX2 __attribute__((target("avx2,fma,f16c")))
-#define VL_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
 
 // MARK: - Read bandwidth
 

@@ -7,20 +7,6 @@ import VLCore
 // ceil(cols / 16) terms and the tree 4 more, so |y - exact| <= (ceil(cols / 16) + 4) * 2^-24 * Σ|w·x| (first order);
 // the test allows twice that.
 
-/// A small deterministic generator (SplitMix64), so failures reproduce.
-private struct SplitMix {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// Uniform in [-1, 1).
-    mutating func float() -> Float { Float(Int64(bitPattern: next()) >> 40) / Float(1 << 23) }
-}
-
 /// Reference bf16 rounding, written independently of the C code: to nearest, ties to even, NaN kept NaN.
 private func referenceBF16(_ value: Float) -> UInt16 {
     if value.isNaN { return UInt16(value.bitPattern >> 16) | 0x0040 }

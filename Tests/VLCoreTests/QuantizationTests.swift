@@ -1,0 +1,234 @@
+import Foundation
+import Testing
+import VLCore
+
+// The block formats are checked against their documented byte layout (vl_quant.h) by an independent Swift decoder,
+// against the rounding bound |w − deq| ≤ d/2 (plus the rounding of the float division and multiplication), and the
+// quantized matrix-vector kernels against `Kernels.matvec` (scalar F32) on the dequantized matrix, bit for bit.
+
+private let blockFormats: [WeightFormat] = [.q8, .q4]
+
+/// Independent decoder of the documented layout: the scales and the integer values of every block.
+private func decode(_ matrix: QuantizedMatrix) -> (scales: [Float], values: [Int]) {
+    let blockBytes = matrix.format == .q8 ? 36 : 20
+    var scales: [Float] = []
+    var values: [Int] = []
+    for start in stride(from: 0, to: matrix.bytes.count, by: blockBytes) {
+        let b = matrix.bytes
+        let bits = (0..<4).reduce(UInt32(0)) { $0 | UInt32(b[start + $1]) << (8 * UInt32($1)) }
+        scales.append(Float(bitPattern: bits))
+        if matrix.format == .q8 {
+            values += (0..<32).map { Int(Int8(bitPattern: b[start + 4 + $0])) }
+        } else {
+            values += (0..<16).map { Int(b[start + 4 + $0] & 15) - 8 }  // weights 0..15: low nibbles
+            values += (0..<16).map { Int(b[start + 4 + $0] >> 4) - 8 }  // weights 16..31: high nibbles
+        }
+    }
+    return (scales, values)
+}
+
+private func quantBits(_ values: [Float]) -> [UInt32] { values.map(\.bitPattern) }
+
+@Suite("Block quantization (q8, q4)")
+struct QuantizationTests {
+    @Test("bytes per block and layout as documented", arguments: blockFormats)
+    func layout(format: WeightFormat) {
+        var rng = SplitMix(state: 11)
+        let (rows, cols) = (5, 96)
+        let weights = (0..<rows * cols).map { _ in rng.gaussian() }
+        let matrix = QuantizedMatrix(quantizing: weights, rows: rows, cols: cols, format: format)
+        #expect(matrix.bytes.count == rows * cols / 32 * (format == .q8 ? 36 : 20))
+        #expect(matrix.bytes.count == format.byteCount(rows: rows, cols: cols))
+        let (scales, values) = decode(matrix)
+        let limit = format == .q8 ? 127 : 7
+        let deq = matrix.dequantized()
+        for index in 0..<rows * cols {
+            let d = scales[index / 32]
+            #expect(abs(values[index]) <= limit)
+            #expect(deq[index].bitPattern == (Float(values[index]) * d).bitPattern, "index \(index)")
+        }
+        for (block, d) in scales.enumerated() {
+            let amax = weights[block * 32..<(block + 1) * 32].map { abs($0) }.max()!
+            #expect(d == amax / Float(limit))
+            #expect(values[block * 32..<(block + 1) * 32].contains { abs($0) == limit })
+        }
+    }
+
+    @Test("each weight is within half a step of its original", arguments: blockFormats)
+    func roundingBound(format: WeightFormat) {
+        var rng = SplitMix(state: 12)
+        let (rows, cols) = (7, 256)
+        // Blocks of very different magnitudes, including 1e-30 and 1e30.
+        let weights = (0..<rows * cols).map { i in rng.gaussian() * Float(pow(10.0, Double((i / 32) % 13 * 5 - 30))) }
+        let matrix = QuantizedMatrix(quantizing: weights, rows: rows, cols: cols, format: format)
+        let scales = decode(matrix).scales
+        let deq = matrix.dequantized()
+        for index in weights.indices {
+            let d = scales[index / 32]
+            // d/2 from rounding to an integer; the division w/d and the product q*d each add at most half an ulp.
+            let bound = d / 2 * (1 + 0x1p-20) + weights[index].ulp
+            #expect(abs(weights[index] - deq[index]) <= bound, "index \(index) w \(weights[index]) d \(d)")
+        }
+    }
+
+    @Test("special blocks: zeros, one outlier, negative extremes", arguments: blockFormats)
+    func specialBlocks(format: WeightFormat) {
+        let limit: Float = format == .q8 ? 127 : 7
+        var zeros = [Float](repeating: 0, count: 32)
+        zeros[3] = -0.0
+        var outlier = (0..<32).map { Float($0 % 5) * 0.001 - 0.002 }
+        outlier[17] = 1000
+        let negative = (0..<32).map { $0 % 2 == 0 ? Float(-8) : Float($0) / 8 }  // max|w| = 8 at the negative end
+        let weights = zeros + outlier + negative
+        let matrix = QuantizedMatrix(quantizing: weights, rows: 3, cols: 32, format: format)
+        let (scales, values) = decode(matrix)
+        let deq = matrix.dequantized()
+
+        #expect(scales[0] == 0 && values[0..<32].allSatisfy { $0 == 0 })
+        #expect(deq[0..<32].allSatisfy { $0.bitPattern == 0 })  // +0, even for the -0 input
+
+        #expect(scales[1] == 1000 / limit)
+        #expect(values[32 + 17] == Int(limit))
+        #expect(abs(deq[32 + 17] - 1000) <= scales[1] / 2)
+        for k in 0..<32 where k != 17 { #expect(values[32 + k] == 0 && deq[32 + k] == 0) }
+
+        #expect(scales[2] == 8 / limit)
+        for k in stride(from: 0, to: 32, by: 2) {
+            #expect(values[64 + k] == -Int(limit))
+            #expect(abs(deq[64 + k] + 8) <= 8 * 0x1p-23)
+        }
+        if format == .q4 {
+            // Third block (bytes 40..59): the stored nibble of -7 is 1, for weight 0 (low nibble of its first value
+            // byte) and weight 16 (high nibble); an all-zero block stores 8 in both.
+            #expect(matrix.bytes[44] == 0x11)
+            #expect(matrix.bytes[4] == 0x88)
+        }
+    }
+
+    @Test("bf16 format round-trips through the conversion kernels")
+    func bf16Format() {
+        var rng = SplitMix(state: 13)
+        let weights = (0..<3 * 17).map { _ in rng.float() }
+        let matrix = QuantizedMatrix(quantizing: weights, rows: 3, cols: 17, format: .bf16)
+        #expect(matrix.bytes.count == 3 * 17 * 2)
+        for (w, d) in zip(weights, matrix.dequantized()) { #expect(abs(w - d) <= abs(w) * 0x1p-8) }
+    }
+
+    @Test("measured RMS relative error on N(0, 1) weights")
+    func gaussianError() {
+        var rng = SplitMix(state: 14)
+        let (rows, cols) = (256, 1024)
+        let weights = (0..<rows * cols).map { _ in rng.gaussian() }
+        var errors: [WeightFormat: Double] = [:]
+        for format in WeightFormat.allCases {
+            let matrix = QuantizedMatrix(quantizing: weights, rows: rows, cols: cols, format: format)
+            errors[format] = QuantizedMatrix.relativeRMSError(original: weights, approximation: matrix.dequantized())
+        }
+        print("relative RMS error, N(0,1) weights: bf16 \(errors[.bf16]!) q8 \(errors[.q8]!) q4 \(errors[.q4]!)")
+        #expect(errors[.bf16]! < 0.003)
+        #expect(errors[.q8]! < 0.008)
+        #expect(errors[.q4]! < 0.14)
+    }
+}
+
+/// A `[rows, cols]` Gaussian matrix quantized in `format`, its dequantized F32 copy and 8 input vectors.
+private struct QuantProblem {
+    let rows: Int
+    let cols: Int
+    let matrix: QuantizedMatrix
+    let dequantized: [Float]
+    let inputs: [Float]
+
+    init(rows: Int, cols: Int, format: WeightFormat, seed: UInt64) {
+        var rng = SplitMix(state: seed &* 1_000_003 &+ UInt64(cols))
+        self.rows = rows
+        self.cols = cols
+        let weights = (0..<rows * cols).map { _ in rng.gaussian() }
+        matrix = QuantizedMatrix(quantizing: weights, rows: rows, cols: cols, format: format)
+        dequantized = matrix.dequantized()
+        inputs = (0..<8 * cols).map { _ in rng.float() }
+    }
+
+    /// Quantized kernel on rows `range`, vectors `vectors` (of the 8), into `outputs` (`[vectors.count, rows]`).
+    func run(_ isa: InstructionSet, rows range: Range<Int>, vectors: Range<Int>, into outputs: inout [Float]) {
+        inputs.withUnsafeBufferPointer { x in
+            outputs.withUnsafeMutableBufferPointer { y in
+                matrix.matvec(
+                    rows: range, inputs: x.baseAddress! + vectors.lowerBound * cols, batch: vectors.count,
+                    outputs: y.baseAddress!, outputStride: rows, isa: isa)
+            }
+        }
+    }
+
+    func output(_ isa: InstructionSet, batch: Int) -> [Float] {
+        var y = [Float](repeating: .nan, count: batch * rows)
+        run(isa, rows: 0..<rows, vectors: 0..<batch, into: &y)
+        return y
+    }
+
+    /// The F32 scalar kernel on the dequantized matrix.
+    func reference(batch: Int) -> [Float] {
+        var y = [Float](repeating: .nan, count: batch * rows)
+        dequantized.withUnsafeBufferPointer { w in
+            inputs.withUnsafeBufferPointer { x in
+                y.withUnsafeMutableBufferPointer { out in
+                    Kernels.matvec(
+                        weights: w.baseAddress!, rows: 0..<rows, cols: cols, inputs: x.baseAddress!, batch: batch,
+                        outputs: out.baseAddress!, outputStride: rows, isa: .scalar)
+                }
+            }
+        }
+        return y
+    }
+}
+
+private let quantCols = [32, 64, 96, 1024, 1056]
+private let quantRows = 11  // odd: exercises the row blocks of 4 and 2 and their remainders
+
+@Suite("Quantized matrix-vector kernels")
+struct QuantizedMatvecTests {
+    @Test(
+        "equals the F32 scalar kernel on the dequantized matrix, bit for bit",
+        arguments: InstructionSet.reachable, quantCols)
+    func matchesDequantized(isa: InstructionSet, cols: Int) {
+        for format in WeightFormat.allCases where cols % format.columnMultiple == 0 {
+            let problem = QuantProblem(rows: quantRows, cols: cols, format: format, seed: 21)
+            for batch in [1, 3, 8] {
+                #expect(
+                    quantBits(problem.output(isa, batch: batch)) == quantBits(problem.reference(batch: batch)),
+                    "\(format) batch \(batch)")
+            }
+        }
+    }
+
+    @Test("batch size and row splits do not change any bit", arguments: InstructionSet.reachable, quantCols)
+    func invariance(isa: InstructionSet, cols: Int) {
+        for format in blockFormats {
+            let problem = QuantProblem(rows: quantRows, cols: cols, format: format, seed: 22)
+            let batched = problem.output(isa, batch: 8)
+            for b in 0..<8 {
+                var single = [Float](repeating: .nan, count: quantRows)
+                problem.run(isa, rows: 0..<quantRows, vectors: b..<b + 1, into: &single)
+                #expect(quantBits(single) == quantBits(Array(batched[b * quantRows..<(b + 1) * quantRows])))
+            }
+            for batch in [1, 3, 8] {
+                let whole = problem.output(isa, batch: batch)
+                for split in [1, 5, 6, 10] {
+                    var parts = [Float](repeating: .nan, count: batch * quantRows)
+                    problem.run(isa, rows: 0..<split, vectors: 0..<batch, into: &parts)
+                    problem.run(isa, rows: split..<quantRows, vectors: 0..<batch, into: &parts)
+                    #expect(quantBits(parts) == quantBits(whole), "\(format) batch \(batch) split \(split)")
+                }
+            }
+        }
+    }
+
+    @Test("an empty row range or batch writes nothing", arguments: InstructionSet.reachable, blockFormats)
+    func emptyRanges(isa: InstructionSet, format: WeightFormat) {
+        let problem = QuantProblem(rows: 3, cols: 64, format: format, seed: 23)
+        var y = [Float](repeating: 42, count: 8 * 3)
+        problem.run(isa, rows: 2..<2, vectors: 0..<8, into: &y)
+        problem.run(isa, rows: 0..<3, vectors: 0..<0, into: &y)
+        #expect(y.allSatisfy { $0 == 42 })
+    }
+}
