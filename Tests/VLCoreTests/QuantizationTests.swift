@@ -124,7 +124,6 @@ struct QuantizationTests {
             let matrix = QuantizedMatrix(quantizing: weights, rows: rows, cols: cols, format: format)
             errors[format] = QuantizedMatrix.relativeRMSError(original: weights, approximation: matrix.dequantized())
         }
-        print("relative RMS error, N(0,1) weights: bf16 \(errors[.bf16]!) q8 \(errors[.q8]!) q4 \(errors[.q4]!)")
         #expect(errors[.bf16]! < 0.003)
         #expect(errors[.q8]! < 0.008)
         #expect(errors[.q4]! < 0.14)
