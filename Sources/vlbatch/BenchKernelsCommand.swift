@@ -37,8 +37,8 @@ struct BenchKernelsCommand: ParsableCommand {
         print("shape (rows x cols)  weights  batch  ms/call   GB/s  of-bandwidth  cost-vs-batch-1")
         let shapes = [(8960, 1536), (1536, 8960), (6144, 2048), (2048, 6144)]
         for (rows, cols) in shapes {
-            for format in WeightFormat.allCases {
-                let matrices = WeightSweep(rows: rows, cols: cols, format: format, workingSetBytes: workingSetMb << 20)
+            for format in BenchWeights.allCases {
+                let matrices = WeightSweep(rows: rows, cols: cols, weights: format, workingSetBytes: workingSetMb << 20)
                 var single = 0.0
                 for batch in [1, 8] {
                     let seconds = matrices.secondsPerCall(batch: batch, pool: pool, passes: passes.repeats)
@@ -87,38 +87,48 @@ struct BenchKernelsCommand: ParsableCommand {
     }
 }
 
-/// Weight formats the matrix-vector kernels read.
-enum WeightFormat: String, CaseIterable {
-    case bf16
+/// The weight storage a benchmark row measures: plain F32, or one of the formats of `QuantizedMatrix`.
+enum BenchWeights: String, CaseIterable {
     case f32
+    case bf16
+    case q8
+    case q4
+
+    /// Bytes per weight, including block scales.
+    var bytesPerWeight: Double {
+        switch self {
+        case .f32: 4
+        case .bf16: 2
+        case .q8: 36.0 / 32
+        case .q4: 20.0 / 32
+        }
+    }
 }
 
 /// Enough copies of one weight matrix to exceed the caches, with inputs and outputs for a batch of up to 8.
 final class WeightSweep {
     let rows: Int
     let cols: Int
-    let format: WeightFormat
-    let copies: Int
     let bytesPerMatrix: Int
-    private let weights: UnsafeMutableRawBufferPointer
+    private let plain: [[Float]]
+    private let stored: [QuantizedMatrix]
     private let inputs: UnsafeMutableBufferPointer<Float>
     private let outputs: UnsafeMutableBufferPointer<Float>
 
-    init(rows: Int, cols: Int, format: WeightFormat, workingSetBytes: Int) {
+    init(rows: Int, cols: Int, weights: BenchWeights, workingSetBytes: Int) {
         self.rows = rows
         self.cols = cols
-        self.format = format
-        bytesPerMatrix = rows * cols * (format == .bf16 ? 2 : 4)
-        copies = max(2, (workingSetBytes + bytesPerMatrix - 1) / bytesPerMatrix)
-        weights = .allocate(byteCount: copies * bytesPerMatrix, alignment: 64)
+        bytesPerMatrix = Int(Double(rows * cols) * weights.bytesPerWeight)
+        let copies = max(2, (workingSetBytes + bytesPerMatrix - 1) / bytesPerMatrix)
         // Small values of both signs; the exact numbers do not change the speed.
-        switch format {
-        case .bf16:
-            let values = weights.bindMemory(to: UInt16.self)
-            for index in values.indices { values[index] = 0x3C00 | UInt16(truncatingIfNeeded: index & 0x7F) }
-        case .f32:
-            let values = weights.bindMemory(to: Float.self)
-            for index in values.indices { values[index] = Float(index % 255) * 1e-3 - 0.127 }
+        let values = (0..<(rows * cols)).map { Float($0 % 255) * 1e-3 - 0.127 }
+        if let format = WeightFormat(rawValue: weights.rawValue) {
+            plain = []
+            stored = (0..<copies).map { _ in QuantizedMatrix(quantizing: values, rows: rows, cols: cols, format: format)
+            }
+        } else {
+            plain = Array(repeating: values, count: copies).map { Array($0) }
+            stored = []
         }
         inputs = .allocate(capacity: 8 * cols)
         for index in inputs.indices { inputs[index] = Float(index % 17) * 0.01 }
@@ -127,13 +137,13 @@ final class WeightSweep {
     }
 
     deinit {
-        weights.deallocate()
         inputs.deallocate()
         outputs.deallocate()
     }
 
     /// Seconds per matrix-vector call, best of `passes` sweeps over every copy.
     func secondsPerCall(batch: Int, pool: ComputePool, passes: Int) -> Double {
+        let copies = max(plain.count, stored.count)
         let total = best(of: passes) {
             for copy in 0..<copies { call(copy: copy, batch: batch, pool: pool) }
         }
@@ -141,22 +151,19 @@ final class WeightSweep {
     }
 
     private func call(copy: Int, batch: Int, pool: ComputePool) {
-        let base = weights.baseAddress! + copy * bytesPerMatrix
         let (rows, cols, inputs, outputs) = (rows, cols, inputs.baseAddress!, outputs.baseAddress!)
-        switch format {
-        case .bf16:
-            let matrix = base.assumingMemoryBound(to: UInt16.self)
-            pool.parallelFor(rows, minimumChunk: 64) { range in
-                Kernels.matvec(
-                    bf16Weights: matrix, rows: range, cols: cols, inputs: inputs, batch: batch, outputs: outputs,
-                    outputStride: rows)
+        if stored.isEmpty {
+            plain[copy].withUnsafeBufferPointer { matrix in
+                pool.parallelFor(rows, minimumChunk: 64) { range in
+                    Kernels.matvec(
+                        weights: matrix.baseAddress!, rows: range, cols: cols, inputs: inputs, batch: batch,
+                        outputs: outputs, outputStride: rows)
+                }
             }
-        case .f32:
-            let matrix = base.assumingMemoryBound(to: Float.self)
+        } else {
+            let matrix = stored[copy]
             pool.parallelFor(rows, minimumChunk: 64) { range in
-                Kernels.matvec(
-                    weights: matrix, rows: range, cols: cols, inputs: inputs, batch: batch, outputs: outputs,
-                    outputStride: rows)
+                matrix.matvec(rows: range, inputs: inputs, batch: batch, outputs: outputs, outputStride: rows)
             }
         }
     }
