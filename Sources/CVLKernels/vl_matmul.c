@@ -1,0 +1,262 @@
+// Matrix multiply Y[m][n] = sum_k X[m][k] * W[n][k] (+ bias[n]), F32 and BF16 weights, over a column range.
+//
+// Order of every element's sum (see vl_matmul.h): sequential over k with fused multiply-adds from +0, then the bias
+// added once. The fast variants block the loops GotoBLAS-style but keep that order exactly:
+//   for each block of NC columns of the range:
+//     for each block of KC values of k (in increasing k):
+//       pack W[cols][k block] into panels of NR columns, [k][NR] each (bf16 converted exactly while packing)
+//       for each strip of MR rows of X, for each panel: a register tile of MR x NR accumulators, loaded from Y
+//       (zero for the first K block), runs the k block's FMAs in increasing k, and is stored back to Y (the bias
+//       is added after the last K block).
+// A float stored to Y and reloaded is the same float, so the K blocking leaves the per-element order sequential.
+// The tile shape is AVX2 6 x 16 (12 ymm accumulators) and AVX-512 8 x 32 (16 zmm accumulators); tails in M use a
+// smaller tile, tails in N are zero-padded in the panel and masked at load and store, tails in K are just shorter.
+#include "vl_matmul.h"
+#include "vl_simd.h"
+
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
+
+// Cache blocking: a packed block of KC x NC floats (256 KiB) stays in L2 while every row strip of X passes over it;
+// one row strip (MR x KC floats) stays in L1. NC is a multiple of every NR.
+#ifndef VL_MM_KC
+#define VL_MM_KC 512
+#endif
+#ifndef VL_MM_NC
+#define VL_MM_NC 128
+#endif
+
+size_t vl_matmul_workspace_size(size_t k, size_t n_count) {
+    const size_t kc = k < VL_MM_KC ? k : VL_MM_KC;
+    size_t nc = n_count < VL_MM_NC ? n_count : VL_MM_NC;
+    nc = (nc + 31) / 32 * 32;
+    return kc * nc * sizeof(float);
+}
+
+static inline float vl_mm_bf16(uint16_t h) {
+    const uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+#define VL_MM_F32(v) (v)
+
+// MARK: - Scalar reference
+
+#define VL_DEFINE_MM_SCALAR(NAME, WT, VALUE)                                                                         \
+    static void NAME(const float *x, size_t rows, size_t k, const WT *w, size_t n, size_t nb, size_t ne,             \
+                     const float *bias, float *y) {                                                                  \
+        for (size_t m = 0; m < rows; ++m) {                                                                          \
+            const float *xr = x + m * k;                                                                             \
+            for (size_t j = nb; j < ne; ++j) {                                                                       \
+                const WT *wr = w + j * k;                                                                            \
+                float s = 0.0f;                                                                                      \
+                for (size_t kk = 0; kk < k; ++kk) s = fmaf(xr[kk], VALUE(wr[kk]), s);                                \
+                y[m * n + j] = bias ? s + bias[j] : s;                                                               \
+            }                                                                                                        \
+        }                                                                                                            \
+    }
+
+VL_DEFINE_MM_SCALAR(matmul_scalar_f32, float, VL_MM_F32)
+VL_DEFINE_MM_SCALAR(matmul_scalar_bf16, uint16_t, vl_mm_bf16)
+
+// MARK: - Packing
+
+// dst[p * kc * NR + kk * NR + jj] = W[j0 + p * NR + jj][k0 + kk] for columns j0 + p * NR + jj < j0 + nc, else 0.
+#define VL_DEFINE_MM_PACK(NAME, WT, VALUE)                                                                           \
+    static void NAME(const WT *w, size_t k, size_t j0, size_t nc, size_t k0, size_t kc, size_t nr, float *dst) {     \
+        for (size_t p = 0; p * nr < nc; ++p) {                                                                       \
+            float *panel = dst + p * kc * nr;                                                                        \
+            const size_t valid = nc - p * nr < nr ? nc - p * nr : nr;                                                \
+            for (size_t jj = 0; jj < nr; ++jj) {                                                                     \
+                if (jj < valid) {                                                                                    \
+                    const WT *src = w + (j0 + p * nr + jj) * k + k0;                                                 \
+                    for (size_t kk = 0; kk < kc; ++kk) panel[kk * nr + jj] = VALUE(src[kk]);                         \
+                } else {                                                                                             \
+                    for (size_t kk = 0; kk < kc; ++kk) panel[kk * nr + jj] = 0.0f;                                   \
+                }                                                                                                    \
+            }                                                                                                        \
+        }                                                                                                            \
+    }
+
+VL_DEFINE_MM_PACK(pack_f32, float, VL_MM_F32)
+VL_DEFINE_MM_PACK(pack_bf16, uint16_t, vl_mm_bf16)
+
+// MARK: - AVX2 + FMA (6 x 16 tile)
+
+// R rows (compile-time after inlining) of X starting at x (row stride ldx) times one packed panel bp ([kc][16]),
+// into Y at y (row stride ldy), columns masked by m0 (0..7) and m1 (8..15). bias: NULL, or the tile's 16 biases
+// when this is the last K block.
+VL_AVX2 VL_INLINE void mm_tile_avx2(const float *x, size_t ldx, const float *bp, size_t kc, float *y, size_t ldy,
+                                    const int R, __m256i m0, __m256i m1, int first, const float *bias) {
+    __m256 c0[6], c1[6];
+    for (int i = 0; i < R; ++i) {
+        c0[i] = first ? _mm256_setzero_ps() : _mm256_maskload_ps(y + i * ldy, m0);
+        c1[i] = first ? _mm256_setzero_ps() : _mm256_maskload_ps(y + i * ldy + 8, m1);
+    }
+    for (size_t kk = 0; kk < kc; ++kk) {
+        const __m256 b0 = _mm256_loadu_ps(bp + kk * 16), b1 = _mm256_loadu_ps(bp + kk * 16 + 8);
+        for (int i = 0; i < R; ++i) {
+            const __m256 a = _mm256_broadcast_ss(x + i * ldx + kk);
+            c0[i] = _mm256_fmadd_ps(a, b0, c0[i]);
+            c1[i] = _mm256_fmadd_ps(a, b1, c1[i]);
+        }
+    }
+    if (bias) {
+        const __m256 bias0 = _mm256_maskload_ps(bias, m0), bias1 = _mm256_maskload_ps(bias + 8, m1);
+        for (int i = 0; i < R; ++i) {
+            c0[i] = _mm256_add_ps(c0[i], bias0);
+            c1[i] = _mm256_add_ps(c1[i], bias1);
+        }
+    }
+    for (int i = 0; i < R; ++i) {
+        _mm256_maskstore_ps(y + i * ldy, m0, c0[i]);
+        _mm256_maskstore_ps(y + i * ldy + 8, m1, c1[i]);
+    }
+}
+
+#define VL_MM_TILE_CASE(TILE, R, ...)                                                                                \
+    case R: TILE(xt, k, bp, kc, yt, n, R, __VA_ARGS__); break;
+
+#define VL_DEFINE_MM_AVX2(NAME, WT, PACK)                                                                            \
+    VL_AVX2 static void NAME(const float *x, size_t rows, size_t k, const WT *w, size_t n, size_t nb, size_t ne,     \
+                             const float *bias, float *y, float *ws) {                                               \
+        const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);                                               \
+        for (size_t j0 = nb; j0 < ne; j0 += VL_MM_NC) {                                                              \
+            const size_t nc = ne - j0 < VL_MM_NC ? ne - j0 : VL_MM_NC;                                               \
+            for (size_t k0 = 0; k0 < k; k0 += VL_MM_KC) {                                                            \
+                const size_t kc = k - k0 < VL_MM_KC ? k - k0 : VL_MM_KC;                                             \
+                PACK(w, k, j0, nc, k0, kc, 16, ws);                                                                  \
+                const int first = k0 == 0, last = k0 + kc == k;                                                      \
+                for (size_t m0 = 0; m0 < rows; m0 += 6) {                                                            \
+                    const int r = rows - m0 < 6 ? (int)(rows - m0) : 6;                                              \
+                    for (size_t p = 0; p * 16 < nc; ++p) {                                                           \
+                        const int nv = nc - p * 16 < 16 ? (int)(nc - p * 16) : 16;                                   \
+                        const __m256i mk0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nv), idx);                          \
+                        const __m256i mk1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nv - 8), idx);                      \
+                        const float *bt = last && bias ? bias + j0 + p * 16 : NULL;                                  \
+                        const float *xt = x + m0 * k + k0, *bp = ws + p * kc * 16;                                   \
+                        float *yt = y + m0 * n + j0 + p * 16;                                                        \
+                        switch (r) {                                                                                 \
+                        VL_MM_TILE_CASE(mm_tile_avx2, 6, mk0, mk1, first, bt)                                        \
+                        VL_MM_TILE_CASE(mm_tile_avx2, 5, mk0, mk1, first, bt)                                        \
+                        VL_MM_TILE_CASE(mm_tile_avx2, 4, mk0, mk1, first, bt)                                        \
+                        VL_MM_TILE_CASE(mm_tile_avx2, 3, mk0, mk1, first, bt)                                        \
+                        VL_MM_TILE_CASE(mm_tile_avx2, 2, mk0, mk1, first, bt)                                        \
+                        default: mm_tile_avx2(xt, k, bp, kc, yt, n, 1, mk0, mk1, first, bt); break;                  \
+                        }                                                                                            \
+                    }                                                                                                \
+                }                                                                                                    \
+            }                                                                                                        \
+        }                                                                                                            \
+    }
+
+VL_DEFINE_MM_AVX2(matmul_avx2_f32, float, pack_f32)
+VL_DEFINE_MM_AVX2(matmul_avx2_bf16, uint16_t, pack_bf16)
+
+// MARK: - AVX-512 (8 x 32 tile)
+
+// As mm_tile_avx2 with a [kc][32] panel, two zmm per row, columns masked by m0 (0..15) and m1 (16..31).
+VL_AVX512 VL_INLINE void mm_tile_avx512(const float *x, size_t ldx, const float *bp, size_t kc, float *y, size_t ldy,
+                                        const int R, __mmask16 m0, __mmask16 m1, int first, const float *bias) {
+    __m512 c0[8], c1[8];
+    for (int i = 0; i < R; ++i) {
+        c0[i] = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m0, y + i * ldy);
+        c1[i] = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m1, y + i * ldy + 16);
+    }
+    for (size_t kk = 0; kk < kc; ++kk) {
+        const __m512 b0 = _mm512_loadu_ps(bp + kk * 32), b1 = _mm512_loadu_ps(bp + kk * 32 + 16);
+        for (int i = 0; i < R; ++i) {
+            const __m512 a = _mm512_set1_ps(x[i * ldx + kk]);
+            c0[i] = _mm512_fmadd_ps(a, b0, c0[i]);
+            c1[i] = _mm512_fmadd_ps(a, b1, c1[i]);
+        }
+    }
+    if (bias) {
+        const __m512 bias0 = _mm512_maskz_loadu_ps(m0, bias), bias1 = _mm512_maskz_loadu_ps(m1, bias + 16);
+        for (int i = 0; i < R; ++i) {
+            c0[i] = _mm512_add_ps(c0[i], bias0);
+            c1[i] = _mm512_add_ps(c1[i], bias1);
+        }
+    }
+    for (int i = 0; i < R; ++i) {
+        _mm512_mask_storeu_ps(y + i * ldy, m0, c0[i]);
+        _mm512_mask_storeu_ps(y + i * ldy + 16, m1, c1[i]);
+    }
+}
+
+#define VL_DEFINE_MM_AVX512(NAME, WT, PACK)                                                                          \
+    VL_AVX512 static void NAME(const float *x, size_t rows, size_t k, const WT *w, size_t n, size_t nb, size_t ne,   \
+                               const float *bias, float *y, float *ws) {                                             \
+        for (size_t j0 = nb; j0 < ne; j0 += VL_MM_NC) {                                                              \
+            const size_t nc = ne - j0 < VL_MM_NC ? ne - j0 : VL_MM_NC;                                               \
+            for (size_t k0 = 0; k0 < k; k0 += VL_MM_KC) {                                                            \
+                const size_t kc = k - k0 < VL_MM_KC ? k - k0 : VL_MM_KC;                                             \
+                PACK(w, k, j0, nc, k0, kc, 32, ws);                                                                  \
+                const int first = k0 == 0, last = k0 + kc == k;                                                      \
+                for (size_t m0 = 0; m0 < rows; m0 += 8) {                                                            \
+                    const int r = rows - m0 < 8 ? (int)(rows - m0) : 8;                                              \
+                    for (size_t p = 0; p * 32 < nc; ++p) {                                                           \
+                        const size_t nv = nc - p * 32 < 32 ? nc - p * 32 : 32;                                       \
+                        const __mmask16 mk0 = nv >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << nv) - 1u);           \
+                        const __mmask16 mk1 = nv <= 16   ? (__mmask16)0                                              \
+                                              : nv >= 32 ? (__mmask16)0xFFFF                                         \
+                                                         : (__mmask16)((1u << (nv - 16)) - 1u);                      \
+                        const float *bt = last && bias ? bias + j0 + p * 32 : NULL;                                  \
+                        const float *xt = x + m0 * k + k0, *bp = ws + p * kc * 32;                                   \
+                        float *yt = y + m0 * n + j0 + p * 32;                                                        \
+                        switch (r) {                                                                                 \
+                        VL_MM_TILE_CASE(mm_tile_avx512, 8, mk0, mk1, first, bt)                                      \
+                        VL_MM_TILE_CASE(mm_tile_avx512, 7, mk0, mk1, first, bt)                                      \
+                        VL_MM_TILE_CASE(mm_tile_avx512, 6, mk0, mk1, first, bt)                                      \
+                        VL_MM_TILE_CASE(mm_tile_avx512, 5, mk0, mk1, first, bt)                                      \
+                        VL_MM_TILE_CASE(mm_tile_avx512, 4, mk0, mk1, first, bt)                                      \
+                        VL_MM_TILE_CASE(mm_tile_avx512, 3, mk0, mk1, first, bt)                                      \
+                        VL_MM_TILE_CASE(mm_tile_avx512, 2, mk0, mk1, first, bt)                                      \
+                        default: mm_tile_avx512(xt, k, bp, kc, yt, n, 1, mk0, mk1, first, bt); break;                \
+                        }                                                                                            \
+                    }                                                                                                \
+                }                                                                                                    \
+            }                                                                                                        \
+        }                                                                                                            \
+    }
+
+VL_DEFINE_MM_AVX512(matmul_avx512_f32, float, pack_f32)
+VL_DEFINE_MM_AVX512(matmul_avx512_bf16, uint16_t, pack_bf16)
+
+// MARK: - Dispatch
+
+// K = 0: every element is the empty sum +0 (plus the bias), the same for every isa.
+static void matmul_empty(size_t rows, size_t n, size_t nb, size_t ne, const float *bias, float *y) {
+    for (size_t m = 0; m < rows; ++m)
+        for (size_t j = nb; j < ne; ++j) y[m * n + j] = bias ? 0.0f + bias[j] : 0.0f;
+}
+
+void vl_matmul_f32(vl_isa isa, const float *x, size_t rows, size_t k, const float *w, size_t n, size_t n_begin,
+                   size_t n_end, const float *bias, float *y, void *workspace) {
+    if (rows == 0 || n_begin >= n_end) return;
+    if (k == 0) {
+        matmul_empty(rows, n, n_begin, n_end, bias, y);
+        return;
+    }
+    switch (vl_isa_supported(isa)) {
+    case VL_ISA_AVX512: matmul_avx512_f32(x, rows, k, w, n, n_begin, n_end, bias, y, workspace); break;
+    case VL_ISA_AVX2: matmul_avx2_f32(x, rows, k, w, n, n_begin, n_end, bias, y, workspace); break;
+    default: matmul_scalar_f32(x, rows, k, w, n, n_begin, n_end, bias, y); break;
+    }
+}
+
+void vl_matmul_bf16(vl_isa isa, const float *x, size_t rows, size_t k, const uint16_t *w, size_t n, size_t n_begin,
+                    size_t n_end, const float *bias, float *y, void *workspace) {
+    if (rows == 0 || n_begin >= n_end) return;
+    if (k == 0) {
+        matmul_empty(rows, n, n_begin, n_end, bias, y);
+        return;
+    }
+    switch (vl_isa_supported(isa)) {
+    case VL_ISA_AVX512: matmul_avx512_bf16(x, rows, k, w, n, n_begin, n_end, bias, y, workspace); break;
+    case VL_ISA_AVX2: matmul_avx2_bf16(x, rows, k, w, n, n_begin, n_end, bias, y, workspace); break;
+    default: matmul_scalar_bf16(x, rows, k, w, n, n_begin, n_end, bias, y); break;
+    }
+}

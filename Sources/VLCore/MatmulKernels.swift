@@ -1,0 +1,49 @@
+import CVLKernels
+
+/// Matrix multiply for prefill and the vision tower (`vl_matmul.h`).
+///
+/// Every output element is `s = +0; for k in 0..<K { s = fma(X[m][k], W[n][k], s) }; Y[m][n] = s + bias[n]`,
+/// sequential over `k`, in the same order for every instruction set, column range and block size: results are
+/// bit-identical across ISAs and thread splits.
+extension Kernels {
+    /// The weight matrix of a matrix multiply, row-major `[n, k]` as `nn.Linear` stores `[out, in]`.
+    public enum MatmulWeights {
+        /// Float weights.
+        case f32(UnsafePointer<Float>)
+        /// BF16 weights (raw bit patterns), converted exactly to `Float` while packing.
+        case bf16(UnsafePointer<UInt16>)
+    }
+
+    /// Bytes of workspace `matmul` needs for inner dimension `k` and a range of `columnCount` output columns
+    /// (the same for every instruction set; 64-byte alignment is recommended).
+    public static func matmulWorkspaceSize(k: Int, columnCount: Int) -> Int {
+        precondition(k >= 0 && columnCount >= 0, "negative matmul shape")
+        return vl_matmul_workspace_size(k, columnCount)
+    }
+
+    /// `outputs[i * n + j] = Σ_kk inputs[i * k + kk] * W[j * k + kk] (+ bias[j])` for `i < m`, `j` in `columns`.
+    ///
+    /// `inputs` is `[m, k]`, the weights `[n, k]`, `outputs` `[m, n]`, `bias` nil or `[n]`. Only the columns in
+    /// `columns` are written, so disjoint column ranges can run on different threads, each with its own
+    /// `workspace` of at least `matmulWorkspaceSize(k:columnCount:)` bytes.
+    public static func matmul(
+        inputs: UnsafePointer<Float>, m: Int, k: Int, weights: MatmulWeights, n: Int, columns: Range<Int>,
+        bias: UnsafePointer<Float>?, outputs: UnsafeMutablePointer<Float>, workspace: UnsafeMutableRawBufferPointer,
+        isa: InstructionSet = .active
+    ) {
+        precondition(m >= 0 && k >= 0 && columns.lowerBound >= 0, "negative matmul shape")
+        precondition(columns.upperBound <= n, "columns reach past n")
+        precondition(
+            workspace.count >= vl_matmul_workspace_size(k, columns.count), "workspace is smaller than required")
+        switch weights {
+        case .f32(let w):
+            vl_matmul_f32(
+                isa.cValue, inputs, m, k, w, n, columns.lowerBound, columns.upperBound, bias, outputs,
+                workspace.baseAddress)
+        case .bf16(let w):
+            vl_matmul_bf16(
+                isa.cValue, inputs, m, k, w, n, columns.lowerBound, columns.upperBound, bias, outputs,
+                workspace.baseAddress)
+        }
+    }
+}
