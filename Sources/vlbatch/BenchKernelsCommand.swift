@@ -33,7 +33,9 @@ struct BenchKernelsCommand: ParsableCommand {
         print("instruction set \(isa)\(InstructionSet.activeNote.map { " (\($0))" } ?? ""), \(threads) threads")
         let bandwidth = readBandwidth(pool: pool)
         print(String(format: "read bandwidth %.1f GB/s (streaming, %d threads)", bandwidth, threads))
-        print(String(format: "FMA peak %.1f GFLOP/s (fp32, %d threads)", fmaPeak(pool: pool), threads))
+        let peak = fmaPeak(pool: pool)
+        print(String(format: "FMA peak %.1f GFLOP/s (fp32, %d threads)", peak, threads))
+        printMatmulFigures(pool: pool, peak: peak)
         print("shape (rows x cols)  weights  batch  ms/call   GB/s  of-bandwidth  cost-vs-batch-1")
         let shapes = [(8960, 1536), (1536, 8960), (6144, 2048), (2048, 6144)]
         for (rows, cols) in shapes {
@@ -51,6 +53,51 @@ struct BenchKernelsCommand: ParsableCommand {
                         gigabytes / bandwidth * 100, seconds / single)
                     print("\(label) \(weights) \(figures)")
                 }
+            }
+        }
+    }
+
+    /// Matrix multiply of Qwen2-VL-2B's MLP up projection (K 1536 -> N 8960) for M tokens, columns split over the
+    /// pool with one packing workspace per thread.
+    private func printMatmulFigures(pool: ComputePool, peak: Double) {
+        let (k, n) = (1536, 8960)
+        let weights = (0..<(n * k)).map { Float($0 % 251) * 1e-3 - 0.125 }
+        let bf16 = QuantizedMatrix(quantizing: weights, rows: n, cols: k, format: .bf16).bytes
+        let workspaces = (0..<pool.threadCount).map { part in
+            UnsafeMutableRawBufferPointer.allocate(
+                byteCount: Kernels.matmulWorkspaceSize(k: k, columnCount: n / pool.threadCount + 1), alignment: 64)
+        }
+        defer { for workspace in workspaces { workspace.deallocate() } }
+        print("matmul (M x 1536 -> 8960)  weights  GFLOP/s  of-peak")
+        for m in [256, 1024] {
+            let inputs = (0..<(m * k)).map { Float($0 % 13) * 0.01 }
+            var outputs = [Float](repeating: 0, count: m * n)
+            for format in ["f32", "bf16"] {
+                let seconds = best(of: passes.repeats) {
+                    weights.withUnsafeBufferPointer { f32 in
+                        bf16.withUnsafeBytes { raw in
+                            let matrix: Kernels.MatmulWeights =
+                                format == "f32"
+                                ? .f32(f32.baseAddress!) : .bf16(raw.baseAddress!.assumingMemoryBound(to: UInt16.self))
+                            outputs.withUnsafeMutableBufferPointer { out in
+                                pool.parallelFor(pool.threadCount) { parts in
+                                    for part in parts {
+                                        let columns =
+                                            (n * part / pool.threadCount)..<(n * (part + 1) / pool.threadCount)
+                                        Kernels.matmul(
+                                            inputs: inputs, m: m, k: k, weights: matrix, n: n, columns: columns,
+                                            bias: nil, outputs: out.baseAddress!, workspace: workspaces[part])
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                let gflops = 2.0 * Double(m * k * n) / seconds / 1e9
+                let label = "M=\(m)".padding(toLength: 26, withPad: " ", startingAt: 0)
+                print(
+                    "\(label) \(format.padding(toLength: 8, withPad: " ", startingAt: 0)) "
+                        + String(format: "%7.1f  %6.0f%%", gflops, gflops / peak * 100))
             }
         }
     }
