@@ -57,10 +57,9 @@ static void matvec_scalar(int fmt, const unsigned char *w, size_t cols, size_t r
     }
 }
 
-// MARK: - AVX2 + FMA (16 lanes = two ymm accumulators per output; up to 4 batch vectors per pass over a row)
-
 // The signed values of a block: q[0] holds weights 0..15, q[1] weights 16..31, as int8 lanes.
-VL_AVX2 VL_INLINE void vl_block_ints(int fmt, const unsigned char *blk, __m128i q[2]) {
+// SSE2 only (the x86-64 baseline), so it needs no target attribute and inlines into the AVX2 and AVX-512 code.
+VL_INLINE void vl_block_ints(int fmt, const unsigned char *blk, __m128i q[2]) {
     if (fmt == VL_FMT_Q8) {
         q[0] = _mm_loadu_si128((const __m128i *)(blk + 4));
         q[1] = _mm_loadu_si128((const __m128i *)(blk + 20));
@@ -71,6 +70,8 @@ VL_AVX2 VL_INLINE void vl_block_ints(int fmt, const unsigned char *blk, __m128i 
         q[1] = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(raw, 4), mask), eight);  // high nibbles: weights 16..31
     }
 }
+
+// MARK: - AVX2 + FMA (16 lanes = two ymm accumulators per output; up to 4 batch vectors per pass over a row)
 
 // Weights 8h .. 8h + 7 of a block as floats, h = 0..3.
 VL_AVX2 VL_INLINE void vl_decode_avx2(int fmt, const unsigned char *blk, __m256 out[4]) {
@@ -125,25 +126,13 @@ VL_DEFINE_DRIVER(matvec_avx2_q4, VL_AVX2, unsigned char, 4, VL_AVX2_RMAIN, VL_QA
 
 // MARK: - AVX-512 (16 lanes = one zmm accumulator per output; up to 8 batch vectors per pass over a row)
 
-VL_AVX512 VL_INLINE void vl_block_ints512(int fmt, const unsigned char *blk, __m128i q[2]) {
-    if (fmt == VL_FMT_Q8) {
-        q[0] = _mm_loadu_si128((const __m128i *)(blk + 4));
-        q[1] = _mm_loadu_si128((const __m128i *)(blk + 20));
-    } else {
-        const __m128i raw = _mm_loadu_si128((const __m128i *)(blk + 4));
-        const __m128i mask = _mm_set1_epi8(15), eight = _mm_set1_epi8(8);
-        q[0] = _mm_sub_epi8(_mm_and_si128(raw, mask), eight);
-        q[1] = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(raw, 4), mask), eight);
-    }
-}
-
 // Weights 16h .. 16h + 15 of a block as floats, h = 0..1.
 VL_AVX512 VL_INLINE void vl_decode_avx512(int fmt, const unsigned char *blk, __m512 out[2]) {
     float d;
     memcpy(&d, blk, 4);
     const __m512 dv = _mm512_set1_ps(d);
     __m128i q[2];
-    vl_block_ints512(fmt, blk, q);
+    vl_block_ints(fmt, blk, q);
     for (int h = 0; h < 2; ++h) out[h] = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q[h])), dv);
 }
 
