@@ -174,7 +174,8 @@ final class WeightSweep {
             stored = (0..<copies).map { _ in QuantizedMatrix(quantizing: values, rows: rows, cols: cols, format: format)
             }
         } else {
-            plain = Array(repeating: values, count: copies).map { Array($0) }
+            // `map` allocates each copy: `Array(repeating:)` would share one buffer and keep the weights in cache.
+            plain = (0..<copies).map { _ in values.map { $0 } }
             stored = []
         }
         inputs = .allocate(capacity: 8 * cols)
@@ -214,15 +215,4 @@ final class WeightSweep {
             }
         }
     }
-}
-
-/// The shortest wall time of `passes` runs of `work`, in seconds.
-func best(of passes: Int, _ work: () -> Void) -> Double {
-    var shortest = Double.infinity
-    for _ in 0..<passes {
-        let start = DispatchTime.now().uptimeNanoseconds
-        work()
-        shortest = min(shortest, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-    }
-    return shortest
 }
