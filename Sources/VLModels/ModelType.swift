@@ -5,12 +5,8 @@ public enum ModelType {
     /// Reads `model_type` from `config.json` in a model directory.
     public static func read(directory: URL) throws(ModelError) -> String {
         let file = directory.appendingPathComponent("config.json")
-        guard FileManager.default.fileExists(atPath: file.path) else { throw .missingFile(path: file.path) }
-        let object: Any
-        do { object = try JSONSerialization.jsonObject(with: Data(contentsOf: file)) } catch {
-            throw .unreadableJSON(path: file.path, reason: String(describing: error))
-        }
-        guard let modelType = (object as? [String: Any])?["model_type"] as? String else {
+        guard let config = try JSONObjectFile.read(file) else { throw .missingFile(path: file.path) }
+        guard let modelType = config["model_type"] as? String else {
             throw .invalidConfigValue(path: file.path, key: "model_type", reason: "missing or not a string")
         }
         return modelType

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Dispatch
 
 /// `vlbatch bench`: speed figures for parts of the engine, for comparison with peers and the machine's limits.
 struct BenchCommand: ParsableCommand {
@@ -16,4 +17,15 @@ struct BenchPasses: ParsableArguments {
     func validate() throws {
         if repeats < 1 { throw ValidationError("--repeats must be at least 1") }
     }
+}
+
+/// The shortest wall time of `passes` runs of `work`, in seconds.
+func best(of passes: Int, _ work: () -> Void) -> Double {
+    var shortest = Double.infinity
+    for _ in 0..<passes {
+        let start = DispatchTime.now().uptimeNanoseconds
+        work()
+        shortest = min(shortest, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+    }
+    return shortest
 }

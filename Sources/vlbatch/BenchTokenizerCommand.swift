@@ -50,10 +50,7 @@ struct BenchTokenizerCommand: ParsableCommand {
         // tokenizers' cache (10,000 pieces; ours holds 65,536), so the cold figure is the conservative comparison.
         var tokens = 0
         let coldSeconds = clock.measure { tokens = chunks.reduce(0) { $0 + model.encode($1).count } } / .seconds(1)
-        var best = Double.infinity
-        for _ in 0..<passes.repeats {
-            best = min(best, clock.measure { for chunk in chunks { _ = model.encode(chunk) } } / .seconds(1))
-        }
+        let fastest = best(of: passes.repeats) { for chunk in chunks { _ = model.encode(chunk) } }
         print(
             """
             vlbatch VLTokenizer, \(tokenizer)
@@ -61,10 +58,10 @@ struct BenchTokenizerCommand: ParsableCommand {
             input bytes \(data.count)
             chunks \(chunks.count) \(chunkBytes > 0 ? "(at most \(chunkBytes) bytes, whole lines)" : "(one per line)")
             tokens \(tokens)
-            seconds \(String(format: "%.4f", best)) (best of \(passes.repeats))
-            MB/s \(String(format: "%.2f", Double(data.count) / best / 1e6))
+            seconds \(String(format: "%.4f", fastest)) (best of \(passes.repeats))
+            MB/s \(String(format: "%.2f", Double(data.count) / fastest / 1e6))
             cold-MB/s \(String(format: "%.2f", Double(data.count) / coldSeconds / 1e6)) (first pass, empty cache)
-            tokens/s \(String(format: "%.0f", Double(tokens) / best))
+            tokens/s \(String(format: "%.0f", Double(tokens) / fastest))
             """)
     }
 

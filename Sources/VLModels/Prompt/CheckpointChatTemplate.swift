@@ -37,8 +37,8 @@ public struct CheckpointChatTemplate: Sendable, Equatable {
         // Spelled out: a list of typed-throwing function references crashes the Swift 6.3.1 compiler (SILGen),
         // and `??` would erase the typed error.
         var found = try readJinja(directory)
-        if found == nil { found = try readChatTemplateJSON(directory) }
-        if found == nil { found = try readTokenizerConfig(directory) }
+        if found == nil { found = try readTemplateKey(directory, file: "chat_template.json") }
+        if found == nil { found = try readTemplateKey(directory, file: "tokenizer_config.json") }
         guard let (text, path) = found else { return CheckpointChatTemplate(path: nil, verdict: .missing) }
         return CheckpointChatTemplate(path: path, verdict: identify(text))
     }
@@ -72,30 +72,11 @@ public struct CheckpointChatTemplate: Sendable, Equatable {
         }
     }
 
-    private static func readChatTemplateJSON(_ directory: URL) throws(ModelError) -> (String, String)? {
-        let file = directory.appendingPathComponent("chat_template.json")
-        guard let object = try jsonObject(at: file) else { return nil }
+    /// The `chat_template` key of the JSON file `name` in `directory` (chat_template.json, tokenizer_config.json).
+    private static func readTemplateKey(_ directory: URL, file name: String) throws(ModelError) -> (String, String)? {
+        let file = directory.appendingPathComponent(name)
+        guard let object = try JSONObjectFile.read(file) else { return nil }
         return try templateText(object["chat_template"], file: file).map { ($0, file.path) }
-    }
-
-    private static func readTokenizerConfig(_ directory: URL) throws(ModelError) -> (String, String)? {
-        let file = directory.appendingPathComponent("tokenizer_config.json")
-        guard let object = try jsonObject(at: file) else { return nil }
-        return try templateText(object["chat_template"], file: file).map { ($0, file.path) }
-    }
-
-    private static func jsonObject(at file: URL) throws(ModelError) -> [String: Any]? {
-        guard FileManager.default.fileExists(atPath: file.path) else { return nil }
-        do {
-            guard let object = try JSONSerialization.jsonObject(with: Data(contentsOf: file)) as? [String: Any] else {
-                throw ModelError.unreadableJSON(path: file.path, reason: "the top level is not an object")
-            }
-            return object
-        } catch let error as ModelError {
-            throw error
-        } catch {
-            throw .unreadableJSON(path: file.path, reason: String(describing: error))
-        }
     }
 
     /// `chat_template` is a string, or (tokenizer_config.json) a list of `{"name", "template"}`.
