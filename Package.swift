@@ -13,7 +13,9 @@ let package = Package(
     name: "vlbatch",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "vlbatch", targets: ["vlbatch"])
+        .executable(name: "vlbatch", targets: ["vlbatch"]),
+        // The pipeline DSL and runner, for people who write pipelines in their own packages.
+        .library(name: "VLPipeline", targets: ["VLPipeline"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -43,10 +45,19 @@ let package = Package(
             name: "VLModels",
             dependencies: ["VLCore", "VLImage", "VLTokenizer"],
             swiftSettings: swiftSettings),
+        // The pipeline layer talks to engines through its own protocol, so it imports no model module.
+        .target(name: "VLPipeline", swiftSettings: swiftSettings),
+        // Built-in pipelines; the plugin lists every `Pipeline` type in the folder, so a new file needs no other edit.
+        .target(
+            name: "Pipelines", dependencies: ["VLPipeline"], path: "Pipelines", swiftSettings: swiftSettings,
+            plugins: ["PipelineRegistryPlugin"]),
+        .executableTarget(name: "PipelineRegistryGenerator", swiftSettings: swiftSettings),
+        .plugin(
+            name: "PipelineRegistryPlugin", capability: .buildTool(), dependencies: ["PipelineRegistryGenerator"]),
         .executableTarget(
             name: "vlbatch",
             dependencies: [
-                "VLCore", "VLImage", "VLTokenizer", "VLModels",
+                "VLCore", "VLImage", "VLTokenizer", "VLModels", "VLPipeline", "Pipelines",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -58,6 +69,7 @@ let package = Package(
         .testTarget(
             name: "VLModelsTests", dependencies: ["VLModels", "VLImage", "VLTokenizer", "VLCore"],
             swiftSettings: swiftSettings),
+        .testTarget(name: "VLPipelineTests", dependencies: ["VLPipeline"], swiftSettings: swiftSettings),
         .testTarget(
             name: "vlbatchTests", dependencies: ["vlbatch"], exclude: ["Golden"], swiftSettings: swiftSettings),
     ]
