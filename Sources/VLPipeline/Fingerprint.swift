@@ -31,6 +31,10 @@ public struct ModelIdentity: Sendable, Equatable {
 /// Stored beside the output as `OUTPUT.jsonl.job.json` (`{"fingerprint": "<16 hex>", "job": {...}}`), so that a
 /// rerun can tell whether the records in the output were made by the same job, and say what changed if not.
 public struct JobFingerprint: Sendable, Equatable {
+    /// Two fingerprints are equal when their serializations are: a parsed job file holds `0` where a fresh one holds
+    /// `0.0`, and both mean the same job.
+    public static func == (lhs: JobFingerprint, rhs: JobFingerprint) -> Bool { lhs.hash == rhs.hash }
+
     /// The parameters, as written in the job file.
     public let job: [String: JSONValue]
 
@@ -69,7 +73,7 @@ public struct JobFingerprint: Sendable, Equatable {
         return keys.compactMap { key in
             let old = other.job[key]
             let new = job[key]
-            guard old != new else { return nil }
+            guard old?.serialized != new?.serialized else { return nil }
             return "\(key): \(old?.serialized ?? "none") -> \(new?.serialized ?? "none")"
         }
     }

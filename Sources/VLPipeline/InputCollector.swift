@@ -22,7 +22,9 @@ public struct InputCollector {
     public let workingDirectory: URL
 
     /// A collector for a pipeline reading `kinds`.
-    public init(kinds: Set<InputKind>, workingDirectory: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)) {
+    public init(
+        kinds: Set<InputKind>, workingDirectory: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+    ) {
         self.kinds = kinds
         self.workingDirectory = workingDirectory
     }
@@ -65,7 +67,8 @@ public struct InputCollector {
         let literal = components.prefix { !$0.contains(where: { "*?[".contains($0) }) }
         let pattern = Array(components.dropFirst(literal.count))
         let prefix = literal.joined(separator: "/")
-        let root = prefix.isEmpty && !argument.hasPrefix("/") ? workingDirectory : resolve(prefix.isEmpty ? "/" : prefix)
+        let root =
+            prefix.isEmpty && !argument.hasPrefix("/") ? workingDirectory : resolve(prefix.isEmpty ? "/" : prefix)
         let matches = walk(root: root) { Self.matches(pattern[...], Array($0.split(separator: "/"))[...]) }
         if matches.isEmpty { throw .inputNotFound(argument) }
         return matches
@@ -74,7 +77,8 @@ public struct InputCollector {
     /// Files below `root` with an accepted extension whose relative path satisfies `accept`, sorted by id.
     private func walk(root: URL, accept: (String) -> Bool) -> [InputItem] {
         let extensions = Dictionary(
-            kinds.sorted().flatMap { kind in kind.extensions.map { ($0, kind) } }, uniquingKeysWith: { first, _ in first })
+            kinds.sorted().flatMap { kind in kind.extensions.map { ($0, kind) } },
+            uniquingKeysWith: { first, _ in first })
         let rootPath = root.standardizedFileURL.path
         guard
             let walker = FileManager.default.enumerator(

@@ -89,7 +89,14 @@ public enum JSONValue: Sendable, Equatable, Codable {
         case .null: output += "null"
         case .bool(let value): output += value ? "true" : "false"
         case .integer(let value): output += String(value)
-        case .number(let value): output += value.isFinite ? String(value) : "null"
+        case .number(let value):
+            // A whole number is written without `.0`, so that parsing it back (as `.integer`) and writing it again
+            // gives the same text: fingerprints and merged records stay byte-identical.
+            if value.isFinite, value == value.rounded(), abs(value) < 9.0e15 {
+                output += String(Int(value))
+            } else {
+                output += value.isFinite ? String(value) : "null"
+            }
         case .string(let value): Self.writeString(value, to: &output)
         case .array(let values):
             output += "["

@@ -54,12 +54,12 @@ public struct RunStatistics: Sendable, Equatable {
     public var written: Int { succeeded + failed }
 }
 
+// @unchecked Sendable: all mutable state (`state`, `counters`, `started`) is read and written only while holding
+// `condition`; the rest is immutable.
 /// Runs a pipeline over items: a pool of decode workers, one engine owner and one writer, joined by a bounded
 /// window of items in flight, so memory stays flat however many items there are. Records are written in input order.
 ///
 /// `run` blocks; `stop`, `abandon` and `statistics` may be called from any thread meanwhile.
-// @unchecked Sendable: all mutable state (`state`, `counters`, `started`) is read and written only while holding
-// `condition`; the rest is immutable.
 public final class PipelineRunner<Engine: PipelineEngine>: @unchecked Sendable {
     private struct Pending: Sendable {
         let prepared: Engine.Prepared
@@ -227,8 +227,10 @@ public final class PipelineRunner<Engine: PipelineEngine>: @unchecked Sendable {
     }
 
     private func baseMembers(_ item: InputItem, timings: JSONValue) -> [String: JSONValue] {
-        ["id": .string(item.id), "pipeline": .string(plan.name), "model": .string(engine.identity.name),
-         "timings": timings]
+        [
+            "id": .string(item.id), "pipeline": .string(plan.name), "model": .string(engine.identity.name),
+            "timings": timings,
+        ]
     }
 
     private func errorRecord(_ item: InputItem, _ error: any Error, timings: JSONValue) -> OutputRecord {
@@ -263,7 +265,8 @@ public final class PipelineRunner<Engine: PipelineEngine>: @unchecked Sendable {
                 throw .invalidExtraction("not a JSON object: \(text.prefix(200))")
             }
             guard case .extract(let fields, _) = plan.task else { return ["fields": .object(object)] }
-            for field in fields where !field.accepts(object[field.name] ?? .null) {
+            // Every field must be present, `null` standing for a value the document does not state.
+            for field in fields where !(object[field.name].map(field.accepts) ?? false) {
                 throw .invalidExtraction("field \(field.name) is missing or not \(field.type.rawValue)")
             }
             let extra = Set(object.keys).subtracting(fields.map(\.name))
@@ -341,4 +344,3 @@ extension RunStatistics {
         if case .integer(let tokens)? = record.members["generated_tokens"] { generatedTokens += tokens }
     }
 }
-

@@ -140,4 +140,3 @@ protocol RunnerAction {
     /// Whether the thread should sleep.
     var waits: Bool { get }
 }
-

@@ -152,7 +152,8 @@ public struct Extract: PipelineComponent {
     /// Extracts the stored properties of a `Decodable` type, found by decoding it once with a recording decoder.
     public init(_ type: any Decodable.Type, instruction: String = "Extract these fields from the document.") {
         switch FieldRecorder.fields(of: type) {
-        case .success(let fields): steps = [PipelineStep(kind: .task(.extract(fields: fields, instruction: instruction)))]
+        case .success(let fields):
+            steps = [PipelineStep(kind: .task(.extract(fields: fields, instruction: instruction)))]
         case .failure(let problem): steps = [PipelineStep(kind: .invalid(problem.text))]
         }
     }

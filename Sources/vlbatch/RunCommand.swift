@@ -27,10 +27,16 @@ struct RunCommand: ParsableCommand {
     @Option(help: "A file listing input paths, one per line; - reads the list from standard input.")
     var filesFrom: String?
 
-    @Option(help: "A model directory, a Hugging Face repo id from the local cache, or builtin:echo. Default: the pipeline's model, then $VLBATCH_MODEL.")
+    @Option(
+        help: ArgumentHelp(
+            "A model directory, a Hugging Face repo id from the local cache, or builtin:echo.",
+            discussion: "Default: the pipeline's Model stage, then $VLBATCH_MODEL."))
     var model: String?
 
-    @Option(help: "Append records to this JSONL file and resume from it ({shard} becomes the shard index).")
+    @Option(
+        help: ArgumentHelp(
+            "Append records to this JSONL file and resume from it.",
+            discussion: "{shard} in the name becomes the shard index (0 without sharding)."))
     var output: String?
 
     @Flag(help: "Discard an output written by a different job and start anew.")

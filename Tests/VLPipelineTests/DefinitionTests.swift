@@ -17,7 +17,9 @@ import Testing
         var address: [String]
     }
 
-    static func plan(_ overrides: PipelineOverrides = PipelineOverrides(), @PipelineBuilder _ body: () -> PipelineDefinition)
+    static func plan(
+        _ overrides: PipelineOverrides = PipelineOverrides(), @PipelineBuilder _ body: () -> PipelineDefinition
+    )
         throws(PipelineError) -> PipelinePlan
     {
         try PipelinePlan(name: "test", version: "1", definition: body(), overrides: overrides)
@@ -25,20 +27,116 @@ import Testing
 
     /// Each broken definition is refused with a message that names the fix.
     @Test(arguments: [
-        ("no input stage", PipelineDefinition { Prompt("x"); Generate() }),
-        ("no task stage", PipelineDefinition { Inputs.images(); Prompt("x") }),
-        ("more than one task", PipelineDefinition { Inputs.images(); Prompt("x"); Generate(); Generate() }),
-        ("Generate needs a Prompt", PipelineDefinition { Inputs.images(); Generate() }),
-        ("remove the Prompt stage", PipelineDefinition { Inputs.images(); Prompt("x"); Classify(labels: ["a"], question: "q") }),
-        ("at least one label", PipelineDefinition { Inputs.images(); Classify(labels: [], question: "q") }),
-        ("\"a\" twice", PipelineDefinition { Inputs.images(); Classify(labels: ["a", "a"], question: "q") }),
-        ("uses {name}", PipelineDefinition { Inputs.images(); Prompt(template: "{name}"); Generate() }),
-        ("use Inputs.text()", PipelineDefinition { Inputs.images(); Prompt(template: "{text}"); Generate() }),
-        ("overwrite text inputs", PipelineDefinition { Inputs.text(); Prompt("x"); Generate(); Output.sidecarText() }),
-        ("must come after the task", PipelineDefinition { Inputs.images(); Prompt("x"); Map { $0 }; Generate() }),
-        ("must come before the task", PipelineDefinition { Inputs.images(); Prompt("x"); Generate(); Filter { _ in true } }),
-        ("property address has type", PipelineDefinition { Inputs.images(); Extract(Nested.self) }),
-        ("at least 1", PipelineDefinition { Inputs.images(); Prompt("x"); Generate(maxTokens: 0) }),
+        (
+            "no input stage",
+            PipelineDefinition {
+                Prompt("x")
+                Generate()
+            }
+        ),
+        (
+            "no task stage",
+            PipelineDefinition {
+                Inputs.images()
+                Prompt("x")
+            }
+        ),
+        (
+            "more than one task",
+            PipelineDefinition {
+                Inputs.images()
+                Prompt("x")
+                Generate()
+                Generate()
+            }
+        ),
+        (
+            "Generate needs a Prompt",
+            PipelineDefinition {
+                Inputs.images()
+                Generate()
+            }
+        ),
+        (
+            "remove the Prompt stage",
+            PipelineDefinition {
+                Inputs.images()
+                Prompt("x")
+                Classify(labels: ["a"], question: "q")
+            }
+        ),
+        (
+            "at least one label",
+            PipelineDefinition {
+                Inputs.images()
+                Classify(labels: [], question: "q")
+            }
+        ),
+        (
+            "\"a\" twice",
+            PipelineDefinition {
+                Inputs.images()
+                Classify(labels: ["a", "a"], question: "q")
+            }
+        ),
+        (
+            "uses {name}",
+            PipelineDefinition {
+                Inputs.images()
+                Prompt(template: "{name}")
+                Generate()
+            }
+        ),
+        (
+            "use Inputs.text()",
+            PipelineDefinition {
+                Inputs.images()
+                Prompt(template: "{text}")
+                Generate()
+            }
+        ),
+        (
+            "overwrite text inputs",
+            PipelineDefinition {
+                Inputs.text()
+                Prompt("x")
+                Generate()
+                Output.sidecarText()
+            }
+        ),
+        (
+            "must come after the task",
+            PipelineDefinition {
+                Inputs.images()
+                Prompt("x")
+                Map { $0 }
+                Generate()
+            }
+        ),
+        (
+            "must come before the task",
+            PipelineDefinition {
+                Inputs.images()
+                Prompt("x")
+                Generate()
+                Filter { _ in true }
+            }
+        ),
+        (
+            "property address has type",
+            PipelineDefinition {
+                Inputs.images()
+                Extract(Nested.self)
+            }
+        ),
+        (
+            "at least 1",
+            PipelineDefinition {
+                Inputs.images()
+                Prompt("x")
+                Generate(maxTokens: 0)
+            }
+        ),
     ])
     func invalidDefinitionsAreRefused(expected: String, definition: PipelineDefinition) {
         #expect {
@@ -63,22 +161,47 @@ import Testing
         #expect(plan.task == .generate(maxTokens: 9))
         #expect(plan.sampling == Sampling(temperature: 0.7, topP: 1, seed: 5))
         #expect(plan.imageBudget == ImageBudget(maxImageTokens: 128, maxPixels: 1_000_000))
+    }
 
-        overrides = PipelineOverrides()
-        overrides.imageBudget = ImageBudget(minPixels: 500, maxPixels: 100)
-        #expect(throws: PipelineError.self) { try Self.plan(overrides) { Inputs.images(); Prompt("x"); Generate() } }
-        overrides = PipelineOverrides()
-        overrides.topP = 0
-        #expect(throws: PipelineError.self) { try Self.plan(overrides) { Inputs.images(); Prompt("x"); Generate() } }
-        overrides = PipelineOverrides()
-        overrides.maxTokens = 3
+    /// Overrides that contradict each other or the task are refused.
+    @Test(arguments: [
+        Self.overrides { $0.imageBudget = ImageBudget(minPixels: 500, maxPixels: 100) },
+        Self.overrides { $0.imageBudget = ImageBudget(maxImageTokens: 0) },
+        Self.overrides { $0.topP = 0 },
+        Self.overrides { $0.temperature = -1 },
+    ])
+    func invalidOverridesAreRefused(overrides: PipelineOverrides) {
         #expect(throws: PipelineError.self) {
-            try Self.plan(overrides) { Inputs.images(); Classify(labels: ["a"], question: "q") }
+            try Self.plan(overrides) {
+                Inputs.images()
+                Prompt("x")
+                Generate()
+            }
         }
     }
 
+    @Test func maxTokensIsForGenerationOnly() {
+        #expect {
+            try Self.plan(Self.overrides { $0.maxTokens = 3 }) {
+                Inputs.images()
+                Classify(labels: ["a"], question: "q")
+            }
+        } throws: {
+            "\($0)".contains("--max-tokens")
+        }
+    }
+
+    static func overrides(_ change: (inout PipelineOverrides) -> Void) -> PipelineOverrides {
+        var overrides = PipelineOverrides()
+        change(&overrides)
+        return overrides
+    }
+
     @Test func extractFieldsComeFromACodableType() throws {
-        let plan = try Self.plan { Inputs.files(.images, .text); Extract(Invoice.self) }
+        let plan = try Self.plan {
+            Inputs.files(.images, .text)
+            Extract(Invoice.self)
+        }
         guard case .extract(let fields, _) = plan.task else {
             Issue.record("expected an extraction")
             return
@@ -92,7 +215,11 @@ import Testing
     }
 
     @Test func templatesAreFilledPerItem() throws {
-        let plan = try Self.plan { Inputs.text(); Prompt(template: "{file_name} at {path}: {text}"); Generate() }
+        let plan = try Self.plan {
+            Inputs.text()
+            Prompt(template: "{file_name} at {path}: {text}")
+            Generate()
+        }
         let item = InputItem(id: "a/b.txt", url: URL(fileURLWithPath: "/in/a/b.txt"), kind: .text)
         #expect(plan.prompt.render(item: item, text: "hello") == "b.txt at a/b.txt: hello")
         #expect(PromptTemplate(text: "{path}", isTemplate: false).render(item: item, text: nil) == "{path}")
@@ -101,12 +228,28 @@ import Testing
     /// The fingerprint follows what changes results (prompt, model, sampling, budget, shard) and nothing else.
     @Test func fingerprintsFollowTheJob() throws {
         let model = ModelIdentity(name: "m", revision: "r1")
-        let base = try Self.plan { Inputs.images(); Prompt("x"); Generate() }
-        let same = try Self.plan { Inputs.images(); Prompt("x"); Generate() }
-        let otherPrompt = try Self.plan { Inputs.images(); Prompt("y"); Generate() }
+        let base = try Self.plan {
+            Inputs.images()
+            Prompt("x")
+            Generate()
+        }
+        let same = try Self.plan {
+            Inputs.images()
+            Prompt("x")
+            Generate()
+        }
+        let otherPrompt = try Self.plan {
+            Inputs.images()
+            Prompt("y")
+            Generate()
+        }
         var overrides = PipelineOverrides()
         overrides.seed = 1
-        let otherSeed = try Self.plan(overrides) { Inputs.images(); Prompt("x"); Generate() }
+        let otherSeed = try Self.plan(overrides) {
+            Inputs.images()
+            Prompt("x")
+            Generate()
+        }
         let fingerprint = base.fingerprint(model: model, shard: nil)
         #expect(same.fingerprint(model: model, shard: nil).hash == fingerprint.hash)
         #expect(fingerprint.hash.count == 16)

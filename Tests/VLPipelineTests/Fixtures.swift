@@ -49,13 +49,18 @@ enum TestPipelines {
     }
 }
 
-/// Collects records in memory, counting how many items were in flight (prepared and not yet written) at most.
+/// Collects records in memory, in the order the writer wrote them.
 final class MemorySink: RecordSink, @unchecked Sendable {
     // @unchecked Sendable: `records` is written by the runner's one writer thread and read after `run` returns.
     private(set) var records: [OutputRecord] = []
+    /// Called with the number of records written so far, after each one.
+    var afterWrite: ((Int) -> Void)?
     var ids: [String] { records.map(\.id) }
 
-    func write(_ record: OutputRecord) throws(PipelineError) { records.append(record) }
+    func write(_ record: OutputRecord) throws(PipelineError) {
+        records.append(record)
+        afterWrite?(records.count)
+    }
 }
 
 /// An engine that sleeps a pseudo-random time in `prepare` and `run` (to shuffle completion order) and tracks the
@@ -92,7 +97,9 @@ final class ShufflingEngine: PipelineEngine, @unchecked Sendable {
         lock.withLock { maxBatchSeen = max(maxBatchSeen, batch.count) }
         Thread.sleep(forTimeInterval: Double(StableHash.fnv1a64(batch[0].prepared.id) % 2) * 0.001)
         return batch.map {
-            .success(EngineOutput(answer: .text("about \($0.prepared.id)"), visualTokens: 1, promptTokens: 2, generatedTokens: 3))
+            .success(
+                EngineOutput(
+                    answer: .text("about \($0.prepared.id)"), visualTokens: 1, promptTokens: 2, generatedTokens: 3))
         }
     }
 }

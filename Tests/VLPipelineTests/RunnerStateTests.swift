@@ -11,7 +11,7 @@ import Testing
     @Test(arguments: [(1, 1), (2, 3), (4, 2), (7, 8)])
     func randomSchedulesKeepOrderAndTheWindow(window: Int, maxBatch: Int) {
         var state = State(itemCount: 50, window: window)
-        var random = SplitMix(seed: UInt64(window * 31 + maxBatch))
+        var random = ScheduleRandom(seed: UInt64(window * 31 + maxBatch))
         var preparing: [Int] = []
         var running: [Int] = []
         var written: [Int] = []
@@ -95,17 +95,14 @@ import Testing
     }
 }
 
-/// A small seeded generator (SplitMix64), so schedules are the same on every run.
-struct SplitMix {
+/// Knuth's MMIX linear congruential generator, high bits only: schedules are the same on every run.
+struct ScheduleRandom {
     var state: UInt64
 
     init(seed: UInt64) { state = seed }
 
     mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
+        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        return state >> 33
     }
 }
