@@ -4,7 +4,7 @@
 // added once. The fast variants block the loops GotoBLAS-style but keep that order exactly:
 //   for each block of NC columns of the range:
 //     for each block of KC values of k (in increasing k):
-//       pack W[cols][k block] into panels of NR columns, [k][NR] each (bf16 converted exactly while packing)
+//       pack W[cols][k block] into panels of NR columns, [k][NR] each (bf16 and f16 converted exactly while packing)
 //       for each strip of MR rows of X, for each panel: a register tile of MR x NR accumulators, loaded from Y
 //       (zero for the first K block), runs the k block's FMAs in increasing k, and is stored back to Y (the bias
 //       is added after the last K block).
@@ -34,12 +34,6 @@ size_t vl_matmul_workspace_size(size_t k, size_t n_count) {
     return kc * nc * sizeof(float);
 }
 
-static inline float vl_mm_bf16(uint16_t h) {
-    const uint32_t u = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
 #define VL_MM_F32(v) (v)
 
 // MARK: - Scalar reference
@@ -59,7 +53,8 @@ static inline float vl_mm_bf16(uint16_t h) {
     }
 
 VL_DEFINE_MM_SCALAR(matmul_scalar_f32, float, VL_MM_F32)
-VL_DEFINE_MM_SCALAR(matmul_scalar_bf16, uint16_t, vl_mm_bf16)
+VL_DEFINE_MM_SCALAR(matmul_scalar_bf16, uint16_t, vl_bf16_value)
+VL_DEFINE_MM_SCALAR(matmul_scalar_f16, uint16_t, vl_f16_value)
 
 // MARK: - Packing
 
@@ -81,7 +76,8 @@ VL_DEFINE_MM_SCALAR(matmul_scalar_bf16, uint16_t, vl_mm_bf16)
     }
 
 VL_DEFINE_MM_PACK(pack_f32, float, VL_MM_F32)
-VL_DEFINE_MM_PACK(pack_bf16, uint16_t, vl_mm_bf16)
+VL_DEFINE_MM_PACK(pack_bf16, uint16_t, vl_bf16_value)
+VL_DEFINE_MM_PACK(pack_f16, uint16_t, vl_f16_value)
 
 // MARK: - AVX2 + FMA (6 x 16 tile)
 
@@ -154,6 +150,7 @@ VL_AVX2 VL_INLINE void mm_tile_avx2(const float *x, size_t ldx, const float *bp,
 
 VL_DEFINE_MM_AVX2(matmul_avx2_f32, float, pack_f32)
 VL_DEFINE_MM_AVX2(matmul_avx2_bf16, uint16_t, pack_bf16)
+VL_DEFINE_MM_AVX2(matmul_avx2_f16, uint16_t, pack_f16)
 
 // MARK: - AVX-512 (8 x 32 tile)
 
@@ -224,6 +221,7 @@ VL_AVX512 VL_INLINE void mm_tile_avx512(const float *x, size_t ldx, const float 
 
 VL_DEFINE_MM_AVX512(matmul_avx512_f32, float, pack_f32)
 VL_DEFINE_MM_AVX512(matmul_avx512_bf16, uint16_t, pack_bf16)
+VL_DEFINE_MM_AVX512(matmul_avx512_f16, uint16_t, pack_f16)
 
 // MARK: - Dispatch
 
@@ -233,30 +231,22 @@ static void matmul_empty(size_t rows, size_t n, size_t nb, size_t ne, const floa
         for (size_t j = nb; j < ne; ++j) y[m * n + j] = bias ? 0.0f + bias[j] : 0.0f;
 }
 
-void vl_matmul_f32(vl_isa isa, const float *x, size_t rows, size_t k, const float *w, size_t n, size_t n_begin,
-                   size_t n_end, const float *bias, float *y, void *workspace) {
-    if (rows == 0 || n_begin >= n_end) return;
-    if (k == 0) {
-        matmul_empty(rows, n, n_begin, n_end, bias, y);
-        return;
+// The public entry point for weights of element type WT: empty cases, then the best supported isa.
+#define VL_DEFINE_MM_DISPATCH(NAME, WT, SUFFIX)                                                                      \
+    void NAME(vl_isa isa, const float *x, size_t rows, size_t k, const WT *w, size_t n, size_t n_begin,             \
+              size_t n_end, const float *bias, float *y, void *workspace) {                                          \
+        if (rows == 0 || n_begin >= n_end) return;                                                                   \
+        if (k == 0) {                                                                                                \
+            matmul_empty(rows, n, n_begin, n_end, bias, y);                                                          \
+            return;                                                                                                  \
+        }                                                                                                            \
+        switch (vl_isa_supported(isa)) {                                                                             \
+        case VL_ISA_AVX512: matmul_avx512_##SUFFIX(x, rows, k, w, n, n_begin, n_end, bias, y, workspace); break;     \
+        case VL_ISA_AVX2: matmul_avx2_##SUFFIX(x, rows, k, w, n, n_begin, n_end, bias, y, workspace); break;         \
+        default: matmul_scalar_##SUFFIX(x, rows, k, w, n, n_begin, n_end, bias, y); break;                           \
+        }                                                                                                            \
     }
-    switch (vl_isa_supported(isa)) {
-    case VL_ISA_AVX512: matmul_avx512_f32(x, rows, k, w, n, n_begin, n_end, bias, y, workspace); break;
-    case VL_ISA_AVX2: matmul_avx2_f32(x, rows, k, w, n, n_begin, n_end, bias, y, workspace); break;
-    default: matmul_scalar_f32(x, rows, k, w, n, n_begin, n_end, bias, y); break;
-    }
-}
 
-void vl_matmul_bf16(vl_isa isa, const float *x, size_t rows, size_t k, const uint16_t *w, size_t n, size_t n_begin,
-                    size_t n_end, const float *bias, float *y, void *workspace) {
-    if (rows == 0 || n_begin >= n_end) return;
-    if (k == 0) {
-        matmul_empty(rows, n, n_begin, n_end, bias, y);
-        return;
-    }
-    switch (vl_isa_supported(isa)) {
-    case VL_ISA_AVX512: matmul_avx512_bf16(x, rows, k, w, n, n_begin, n_end, bias, y, workspace); break;
-    case VL_ISA_AVX2: matmul_avx2_bf16(x, rows, k, w, n, n_begin, n_end, bias, y, workspace); break;
-    default: matmul_scalar_bf16(x, rows, k, w, n, n_begin, n_end, bias, y); break;
-    }
-}
+VL_DEFINE_MM_DISPATCH(vl_matmul_f32, float, f32)
+VL_DEFINE_MM_DISPATCH(vl_matmul_bf16, uint16_t, bf16)
+VL_DEFINE_MM_DISPATCH(vl_matmul_f16, uint16_t, f16)

@@ -5,11 +5,40 @@
 #define VL_SIMD_H
 
 #include <immintrin.h>
+#include <math.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 
 #define VL_AVX2 __attribute__((target("avx2,fma,f16c")))
 #define VL_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
 #define VL_INLINE static inline __attribute__((always_inline))
+
+/// The float whose upper 16 bits are `h` (bf16 is the top half of an IEEE binary32: exact).
+static inline float vl_bf16_value(uint16_t h) {
+    const uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+/// The IEEE binary16 `h` as a float, exactly, as vcvtph2ps converts it (a signalling NaN comes back quiet).
+static inline float vl_f16_value(uint16_t h) {
+    const uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exponent = (h >> 10) & 0x1Fu, mantissa = h & 0x3FFu;
+    uint32_t u;
+    if (exponent == 0x1Fu) {
+        u = sign | 0x7F800000u | (mantissa << 13) | (mantissa != 0 ? 0x00400000u : 0);  // infinity, or a quiet NaN
+    } else if (exponent != 0) {
+        u = sign | ((exponent + 112) << 23) | (mantissa << 13);  // rebias 15 -> 127
+    } else {
+        const float magnitude = (float)mantissa * 0x1p-24f;  // zero or subnormal: mantissa * 2^-24, exact
+        memcpy(&u, &magnitude, 4);
+        u |= sign;
+    }
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
 
 /// The halving tree of vl_kernels.h over 16 lane sums: 16 -> 8 -> 4 -> 2 -> 1.
 static inline float vl_reduce16(const float s[16]) {
@@ -18,6 +47,21 @@ static inline float vl_reduce16(const float s[16]) {
     for (int i = 0; i < 4; ++i) u[i] = t[i] + t[i + 4];
     for (int i = 0; i < 2; ++i) v[i] = u[i] + u[i + 2];
     return v[0] + v[1];
+}
+
+/// The halving tree over 8 lane sums: 8 -> 4 -> 2 -> 1 (the quantized products' order, vl_quant.h).
+static inline float vl_reduce8(const float s[8]) {
+    float u[4], v[2];
+    for (int i = 0; i < 4; ++i) u[i] = s[i] + s[i + 4];
+    for (int i = 0; i < 2; ++i) v[i] = u[i] + u[i + 2];
+    return v[0] + v[1];
+}
+
+/// vl_reduce8 of the 8 lanes of `s`.
+VL_AVX2 VL_INLINE float vl_reduce8_avx2(__m256 s) {
+    const __m128 u = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));  // u[i] = s[i] + s[i + 4]
+    const __m128 v = _mm_add_ps(u, _mm_movehl_ps(u, u));                                // v[i] = u[i] + u[i + 2]
+    return _mm_cvtss_f32(_mm_add_ss(v, _mm_movehdup_ps(v)));                             // v[0] + v[1]
 }
 
 /// vl_reduce16 of lanes 0..7 in `lo` and 8..15 in `hi`.
@@ -43,13 +87,15 @@ VL_AVX512 VL_INLINE __mmask16 vl_mask16(size_t rem) { return (__mmask16)((1u << 
 
 // Rows per block for a pass of g batch vectors: fewer rows when more vectors share the registers.
 #define VL_AVX2_RMAIN(g) ((g) == 1 ? 4 : (g) == 2 ? 2 : 1)
+#define VL_AVX2_CHUNKED_RMAIN(g) ((g) == 1 ? 4 : 2)
 #define VL_AVX512_RMAIN(g) ((g) <= 2 ? 4 : (g) <= 4 ? 2 : 1)
 
 // Drives a block function over rows and batch groups; each weight row block is read from memory once, and the
 // batch groups after the first find it in cache. GROUP: vectors per pass; RMAIN(g): rows per block for g
-// vectors; CASES: `case rows * 16 + vectors:` labels calling the block function (VL_PAIR / VL_QPAIR).
-#define VL_DEFINE_DRIVER(NAME, ATTR, WT, GROUP, RMAIN, CASES)                                                        \
-    ATTR static void NAME(const WT *w, size_t cols, size_t rb, size_t re, const float *x, size_t xs, size_t batch,   \
+// vectors; CASES: `case rows * 16 + vectors:` labels calling the block function (VL_QPAIR). WT and XT: the weight and
+// input element types; xs: the input stride, in XT elements, when the block function uses it.
+#define VL_DEFINE_DRIVER(NAME, ATTR, WT, XT, GROUP, RMAIN, CASES)                                                    \
+    ATTR static void NAME(const WT *w, size_t cols, size_t rb, size_t re, const XT *x, size_t xs, size_t batch,      \
                           float *y, size_t ys) {                                                                     \
         if (batch == 0) return;                                                                                      \
         const size_t first = batch < (GROUP) ? batch : (GROUP);                                                      \
@@ -59,6 +105,42 @@ VL_AVX512 VL_INLINE __mmask16 vl_mask16(size_t rem) { return (__mmask16)((1u << 
             for (size_t b0 = 0; b0 < batch; b0 += (GROUP)) {                                                         \
                 const size_t nb = batch - b0 < (GROUP) ? batch - b0 : (GROUP);                                       \
                 switch (rows * 16 + nb) { CASES default: break; }                                                    \
+            }                                                                                                        \
+            r += rows;                                                                                               \
+        }                                                                                                            \
+    }
+
+// Columns per chunk when several batch groups share a row block: the inputs of a pass (VL_PASS_GROUPS * GROUP
+// vectors of VL_MATVEC_CHUNK floats, 9 KB for 9 vectors) then stay in L1 next to the weights, instead of streaming
+// from L2 once per group. A multiple of 16, so chunk boundaries never split the 16 lanes of the summation order.
+#define VL_MATVEC_CHUNK 256
+#define VL_PASS_GROUPS 3
+
+// VL_DEFINE_DRIVER with column chunks: for each row block, the batch goes in passes of up to VL_PASS_GROUPS groups of
+// GROUP vectors; within a pass the columns go in chunks, and every group runs over a chunk before the next chunk, its
+// accumulators parked in `state[group]` (VEC STATE_DIMS) between chunks. Each element's summation order is unchanged.
+// The block function takes (k0, k1, state[g]); CASES label calls as in VL_DEFINE_DRIVER (VL_CPAIR).
+#define VL_DEFINE_CHUNKED_DRIVER(NAME, ATTR, WT, VEC, STATE_DIMS, GROUP, RMAIN, CASES)                               \
+    ATTR static void NAME(const WT *w, size_t cols, size_t rb, size_t re, const float *x, size_t xs, size_t batch,   \
+                          float *y, size_t ys) {                                                                     \
+        if (batch == 0) return;                                                                                      \
+        const size_t pass = (GROUP) * VL_PASS_GROUPS;                                                                \
+        const size_t rmain = RMAIN(batch < (GROUP) ? batch : (GROUP));                                               \
+        const size_t chunk = batch > (GROUP) ? VL_MATVEC_CHUNK : cols;                                               \
+        VEC state[VL_PASS_GROUPS] STATE_DIMS;                                                                        \
+        for (size_t r = rb; r < re;) {                                                                               \
+            const size_t rows = re - r >= rmain ? rmain : 1;                                                         \
+            for (size_t p0 = 0; p0 < batch; p0 += pass) {                                                            \
+                const size_t pend = batch - p0 < pass ? batch : p0 + pass;                                           \
+                size_t k0 = 0;                                                                                       \
+                do { /* at least once, so that cols == 0 still writes its zero outputs */                            \
+                    const size_t k1 = cols - k0 > chunk ? k0 + chunk : cols;                                         \
+                    for (size_t b0 = p0, g = 0; b0 < pend; b0 += (GROUP), ++g) {                                     \
+                        const size_t nb = pend - b0 < (GROUP) ? pend - b0 : (GROUP);                                 \
+                        switch (rows * 16 + nb) { CASES default: break; }                                            \
+                    }                                                                                                \
+                    k0 = k1;                                                                                         \
+                } while (k0 < cols);                                                                                 \
             }                                                                                                        \
             r += rows;                                                                                               \
         }                                                                                                            \

@@ -32,6 +32,8 @@ public enum CoreError: Error, Equatable, CustomStringConvertible {
     case tensorNotFound(path: String, tensor: String)
     /// The tensor's dtype cannot be converted as asked.
     case unsupportedConversion(path: String, tensor: String, dtype: String, to: String)
+    /// A tensor cannot be stored in the weight format asked for: not 2-D, or its rows do not split into blocks.
+    case invalidWeightShape(path: String, tensor: String, shape: [Int], format: String)
     /// A checkpoint directory holds neither `model.safetensors` nor `model.safetensors.index.json`.
     case noWeights(directory: String)
     /// The index names a shard file that is not in the checkpoint directory.
@@ -48,7 +50,8 @@ public enum CoreError: Error, Equatable, CustomStringConvertible {
             .invalidHeaderLength(let path, _, _), .malformedJSON(let path, _), .invalidEntry(let path, _, _),
             .unknownDType(let path, _, _), .shapeOverflow(let path, _, _), .sizeMismatch(let path, _, _, _),
             .invalidOffsets(let path, _, _, _, _), .dataSizeMismatch(let path, _, _), .tensorNotFound(let path, _),
-            .unsupportedConversion(let path, _, _, _), .noWeights(let path), .missingShard(let path, _, _),
+            .unsupportedConversion(let path, _, _, _), .invalidWeightShape(let path, _, _, _), .noWeights(let path),
+            .missingShard(let path, _, _),
             .tensorMissingFromShard(let path, _, _), .unlistedTensor(let path, _, _):
             return path
         }
@@ -91,6 +94,9 @@ public enum CoreError: Error, Equatable, CustomStringConvertible {
         case .unsupportedConversion(let path, let tensor, let dtype, let to):
             return "\(path): tensor \"\(tensor)\" is \(dtype), which cannot be read as \(to); "
                 + "convert the checkpoint to BF16, F16 or F32"
+        case .invalidWeightShape(let path, let tensor, let shape, let format):
+            return "\(path): tensor \"\(tensor)\" of shape \(shape) cannot be stored as \(format) (it needs a 2-D "
+                + "tensor whose rows split into blocks of 32); keep it in bf16 or f16"
         case .noWeights(let directory):
             return "\(directory): neither model.safetensors nor model.safetensors.index.json is here; "
                 + "give the directory of a Hugging Face checkpoint"

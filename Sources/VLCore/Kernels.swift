@@ -70,9 +70,7 @@ public enum Kernels {
         _ source: UnsafeBufferPointer<UInt16>, into destination: UnsafeMutableBufferPointer<Float>,
         isa: InstructionSet = .active
     ) {
-        precondition(destination.count >= source.count, "destination is shorter than source")
-        guard let src = source.baseAddress, let dst = destination.baseAddress else { return }
-        vl_bf16_to_f32(isa.cValue, src, dst, source.count)
+        convert(source, into: destination, isa: isa, with: vl_bf16_to_f32)
     }
 
     /// Rounds `Float` values to bf16, to nearest with ties to even; NaN stays NaN, no flush of denormals.
@@ -80,35 +78,66 @@ public enum Kernels {
         _ source: UnsafeBufferPointer<Float>, into destination: UnsafeMutableBufferPointer<UInt16>,
         isa: InstructionSet = .active
     ) {
-        precondition(destination.count >= source.count, "destination is shorter than source")
-        guard let src = source.baseAddress, let dst = destination.baseAddress else { return }
-        vl_f32_to_bf16(isa.cValue, src, dst, source.count)
+        convert(source, into: destination, isa: isa, with: vl_f32_to_bf16)
     }
 
-    /// `outputs[b * outputStride + r] = Σ_k weights[r * cols + k] * inputs[b * cols + k]` for `r` in `rows`,
-    /// `b < batch`; `weights` is row-major `[rowCount, cols]` in F32 (as `nn.Linear` stores `[out, in]`).
+    /// Converts IEEE binary16 values (raw bit patterns) to `Float`, exactly (a signalling NaN comes back quiet).
+    public static func convertF16ToFloat(
+        _ source: UnsafeBufferPointer<UInt16>, into destination: UnsafeMutableBufferPointer<Float>,
+        isa: InstructionSet = .active
+    ) {
+        convert(source, into: destination, isa: isa, with: vl_f16_to_f32)
+    }
+
+    /// Rounds `Float` values to IEEE binary16, to nearest with ties to even (65520 and up become infinity, no flush
+    /// of subnormals, NaN stays NaN).
+    public static func convertFloatToF16(
+        _ source: UnsafeBufferPointer<Float>, into destination: UnsafeMutableBufferPointer<UInt16>,
+        isa: InstructionSet = .active
+    ) {
+        convert(source, into: destination, isa: isa, with: vl_f32_to_f16)
+    }
+
+    /// Runs an element-wise conversion kernel over `source` into the front of `destination`.
+    private static func convert<Source, Destination>(
+        _ source: UnsafeBufferPointer<Source>, into destination: UnsafeMutableBufferPointer<Destination>,
+        isa: InstructionSet,
+        with kernel: (vl_isa, UnsafePointer<Source>?, UnsafeMutablePointer<Destination>?, Int) -> Void
+    ) {
+        precondition(destination.count >= source.count, "destination is shorter than source")
+        guard let src = source.baseAddress, let dst = destination.baseAddress else { return }
+        kernel(isa.cValue, src, dst, source.count)
+    }
+
+    /// A dense weight matrix, row-major `[rows, cols]` as `nn.Linear` stores `[out, in]`, in one of the element
+    /// types the kernels read directly (16-bit types as raw bit patterns, each converted exactly to `Float`).
+    public enum DenseWeights {
+        /// Float weights.
+        case f32(UnsafePointer<Float>)
+        /// BF16 weights (the top halves of IEEE binary32 values).
+        case bf16(UnsafePointer<UInt16>)
+        /// IEEE binary16 weights.
+        case f16(UnsafePointer<UInt16>)
+    }
+
+    /// `outputs[b * outputStride + r] = Σ_k W[r][k] * inputs[b * cols + k]` for `r` in `rows`, `b < batch`, with `W`
+    /// the row-major `[rowCount, cols]` `weights`.
     ///
     /// `inputs` is `[batch, cols]`; `outputs` is `[batch, outputStride]` with `outputStride` ≥ `rows.upperBound`
     /// (usually the weight's row count), so disjoint row ranges can run on different threads.
     public static func matvec(
-        weights: UnsafePointer<Float>, rows: Range<Int>, cols: Int,
+        weights: DenseWeights, rows: Range<Int>, cols: Int,
         inputs: UnsafePointer<Float>, batch: Int, outputs: UnsafeMutablePointer<Float>, outputStride: Int,
         isa: InstructionSet = .active
     ) {
-        checkShape(rows: rows, cols: cols, batch: batch, outputStride: outputStride)
-        vl_matvec_f32(
-            isa.cValue, weights, cols, rows.lowerBound, rows.upperBound, inputs, cols, batch, outputs, outputStride)
-    }
-
-    /// `matvec` with BF16 weights (raw bf16 bit patterns), each converted exactly to `Float` before its FMA.
-    public static func matvec(
-        bf16Weights weights: UnsafePointer<UInt16>, rows: Range<Int>, cols: Int,
-        inputs: UnsafePointer<Float>, batch: Int, outputs: UnsafeMutablePointer<Float>, outputStride: Int,
-        isa: InstructionSet = .active
-    ) {
-        checkShape(rows: rows, cols: cols, batch: batch, outputStride: outputStride)
-        vl_matvec_bf16(
-            isa.cValue, weights, cols, rows.lowerBound, rows.upperBound, inputs, cols, batch, outputs, outputStride)
+        precondition(rows.lowerBound >= 0 && cols >= 0 && batch >= 0, "negative matvec shape")
+        precondition(rows.upperBound <= outputStride, "outputStride is smaller than the row range")
+        let (isa, begin, end) = (isa.cValue, rows.lowerBound, rows.upperBound)
+        switch weights {
+        case .f32(let w): vl_matvec_f32(isa, w, cols, begin, end, inputs, cols, batch, outputs, outputStride)
+        case .bf16(let w): vl_matvec_bf16(isa, w, cols, begin, end, inputs, cols, batch, outputs, outputStride)
+        case .f16(let w): vl_matvec_f16(isa, w, cols, begin, end, inputs, cols, batch, outputs, outputStride)
+        }
     }
 
     /// Reads `bytes` `repeats` times with the widest loads of `isa`; returns a checksum. Time it for read bandwidth.
@@ -126,8 +155,4 @@ public enum Kernels {
         return vl_probe_fma_peak(isa.cValue, iterations)
     }
 
-    private static func checkShape(rows: Range<Int>, cols: Int, batch: Int, outputStride: Int) {
-        precondition(rows.lowerBound >= 0 && cols >= 0 && batch >= 0, "negative matvec shape")
-        precondition(rows.upperBound <= outputStride, "outputStride is smaller than the row range")
-    }
 }

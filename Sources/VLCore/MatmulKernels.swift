@@ -6,14 +6,6 @@ import CVLKernels
 /// sequential over `k`, in the same order for every instruction set, column range and block size: results are
 /// bit-identical across ISAs and thread splits.
 extension Kernels {
-    /// The weight matrix of a matrix multiply, row-major `[n, k]` as `nn.Linear` stores `[out, in]`.
-    public enum MatmulWeights {
-        /// Float weights.
-        case f32(UnsafePointer<Float>)
-        /// BF16 weights (raw bit patterns), converted exactly to `Float` while packing.
-        case bf16(UnsafePointer<UInt16>)
-    }
-
     /// Bytes of workspace `matmul` needs for inner dimension `k` and a range of `columnCount` output columns
     /// (the same for every instruction set; 64-byte alignment is recommended).
     public static func matmulWorkspaceSize(k: Int, columnCount: Int) -> Int {
@@ -23,11 +15,11 @@ extension Kernels {
 
     /// `outputs[i * n + j] = Σ_kk inputs[i * k + kk] * W[j * k + kk] (+ bias[j])` for `i < m`, `j` in `columns`.
     ///
-    /// `inputs` is `[m, k]`, the weights `[n, k]`, `outputs` `[m, n]`, `bias` nil or `[n]`. Only the columns in
-    /// `columns` are written, so disjoint column ranges can run on different threads, each with its own
-    /// `workspace` of at least `matmulWorkspaceSize(k:columnCount:)` bytes.
+    /// `inputs` is `[m, k]`, the weights `[n, k]` (row-major, as `nn.Linear` stores `[out, in]`), `outputs`
+    /// `[m, n]`, `bias` nil or `[n]`. Only the columns in `columns` are written, so disjoint column ranges can run on
+    /// different threads, each with its own `workspace` of at least `matmulWorkspaceSize(k:columnCount:)` bytes.
     public static func matmul(
-        inputs: UnsafePointer<Float>, m: Int, k: Int, weights: MatmulWeights, n: Int, columns: Range<Int>,
+        inputs: UnsafePointer<Float>, m: Int, k: Int, weights: DenseWeights, n: Int, columns: Range<Int>,
         bias: UnsafePointer<Float>?, outputs: UnsafeMutablePointer<Float>, workspace: UnsafeMutableRawBufferPointer,
         isa: InstructionSet = .active
     ) {
@@ -42,6 +34,10 @@ extension Kernels {
                 workspace.baseAddress)
         case .bf16(let w):
             vl_matmul_bf16(
+                isa.cValue, inputs, m, k, w, n, columns.lowerBound, columns.upperBound, bias, outputs,
+                workspace.baseAddress)
+        case .f16(let w):
+            vl_matmul_f16(
                 isa.cValue, inputs, m, k, w, n, columns.lowerBound, columns.upperBound, bias, outputs,
                 workspace.baseAddress)
         }

@@ -20,6 +20,9 @@ public struct TensorView: Sendable {
         self.range = range
     }
 
+    /// The path of the file that holds the tensor.
+    public var path: String { file.path }
+
     /// The number of elements (the product of `shape`).
     public var count: Int { range.count / dtype.size }
 

@@ -55,6 +55,8 @@ struct BenchKernelsCommand: ParsableCommand {
                 }
             }
         }
+        // This class of machine (a VM) drifts: a second measurement shows how far, so ratios can be read against both.
+        print(String(format: "read bandwidth at the end %.1f GB/s", readBandwidth(pool: pool)))
     }
 
     /// Matrix multiply of Qwen2-VL-2B's MLP up projection (K 1536 -> N 8960) for M tokens, columns split over the
@@ -62,7 +64,9 @@ struct BenchKernelsCommand: ParsableCommand {
     private func printMatmulFigures(pool: ComputePool, peak: Double) {
         let (k, n) = (1536, 8960)
         let weights = (0..<(n * k)).map { Float($0 % 251) * 1e-3 - 0.125 }
-        let bf16 = QuantizedMatrix(quantizing: weights, rows: n, cols: k, format: .bf16).bytes
+        let halves = [WeightFormat.bf16, .f16].map {
+            QuantizedMatrix(quantizing: weights, rows: n, cols: k, format: $0)
+        }
         let workspaces = (0..<pool.threadCount).map { part in
             UnsafeMutableRawBufferPointer.allocate(
                 byteCount: Kernels.matmulWorkspaceSize(k: k, columnCount: n / pool.threadCount + 1), alignment: 64)
@@ -72,13 +76,13 @@ struct BenchKernelsCommand: ParsableCommand {
         for m in [256, 1024] {
             let inputs = (0..<(m * k)).map { Float($0 % 13) * 0.01 }
             var outputs = [Float](repeating: 0, count: m * n)
-            for format in ["f32", "bf16"] {
+            for format in ["f32", "bf16", "f16"] {
                 let seconds = best(of: passes.repeats) {
                     weights.withUnsafeBufferPointer { f32 in
-                        bf16.withUnsafeBytes { raw in
-                            let matrix: Kernels.MatmulWeights =
-                                format == "f32"
-                                ? .f32(f32.baseAddress!) : .bf16(raw.baseAddress!.assumingMemoryBound(to: UInt16.self))
+                        halves[format == "f16" ? 1 : 0].bytes.withUnsafeBytes { raw in
+                            let bits = raw.baseAddress!.assumingMemoryBound(to: UInt16.self)
+                            let matrix: Kernels.DenseWeights =
+                                format == "f32" ? .f32(f32.baseAddress!) : format == "bf16" ? .bf16(bits) : .f16(bits)
                             outputs.withUnsafeMutableBufferPointer { out in
                                 pool.parallelFor(pool.threadCount) { parts in
                                     for part in parts {
@@ -138,6 +142,7 @@ struct BenchKernelsCommand: ParsableCommand {
 enum BenchWeights: String, CaseIterable {
     case f32
     case bf16
+    case f16
     case q8
     case q4
 
@@ -145,7 +150,7 @@ enum BenchWeights: String, CaseIterable {
     var bytesPerWeight: Double {
         switch self {
         case .f32: 4
-        case .bf16: 2
+        case .bf16, .f16: 2
         case .q8: 36.0 / 32
         case .q4: 20.0 / 32
         }
@@ -204,14 +209,17 @@ final class WeightSweep {
             plain[copy].withUnsafeBufferPointer { matrix in
                 pool.parallelFor(rows, minimumChunk: 64) { range in
                     Kernels.matvec(
-                        weights: matrix.baseAddress!, rows: range, cols: cols, inputs: inputs, batch: batch,
+                        weights: .f32(matrix.baseAddress!), rows: range, cols: cols, inputs: inputs, batch: batch,
                         outputs: outputs, outputStride: rows)
                 }
             }
         } else {
             let matrix = stored[copy]
+            // Preparing the inputs (q8 quantization for q8 / q4) is part of every product, so it is timed too.
+            let prepared = MatvecInputs(
+                UnsafeBufferPointer(start: inputs, count: batch * cols), batch: batch, cols: cols, for: matrix.format)
             pool.parallelFor(rows, minimumChunk: 64) { range in
-                matrix.matvec(rows: range, inputs: inputs, batch: batch, outputs: outputs, outputStride: rows)
+                matrix.matvec(rows: range, inputs: prepared, outputs: outputs, outputStride: rows)
             }
         }
     }

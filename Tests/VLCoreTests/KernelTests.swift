@@ -19,16 +19,32 @@ private func referenceBF16(_ value: Float) -> UInt16 {
 
 private func floatFromBF16(_ bits: UInt16) -> Float { Float(bitPattern: UInt32(bits) << 16) }
 
-enum WeightType: String, CaseIterable, Sendable { case f32, bf16 }
+enum WeightType: String, CaseIterable, Sendable {
+    case f32, bf16, f16
 
-/// A weight matrix `[rows, cols]` in both formats (the F32 copy holds the bf16 values when `type` is bf16) and a
-/// batch of 8 input vectors `[8, cols]`.
+    /// The 16-bit pattern of `value` in this type (bf16 rounded by the test's own reference, f16 by Swift's
+    /// `Float16`), and back to `Float`, exactly.
+    func halve(_ value: Float) -> UInt16 { self == .f16 ? Float16(value).bitPattern : referenceBF16(value) }
+    func widen(_ bits: UInt16) -> Float { self == .f16 ? Float(Float16(bitPattern: bits)) : floatFromBF16(bits) }
+
+    /// The matrix as the kernels take it: the floats, or the 16-bit patterns.
+    func weights(_ floats: UnsafePointer<Float>, _ halves: UnsafePointer<UInt16>) -> Kernels.DenseWeights {
+        switch self {
+        case .f32: .f32(floats)
+        case .bf16: .bf16(halves)
+        case .f16: .f16(halves)
+        }
+    }
+}
+
+/// A weight matrix `[rows, cols]` in its type (and an F32 copy holding the same values) and a batch of 8 input
+/// vectors `[8, cols]`.
 private struct Problem {
     let rows: Int
     let cols: Int
     let type: WeightType
     var weights: [Float]
-    var bf16: [UInt16]
+    var halves: [UInt16]
     var inputs: [Float]
 
     init(rows: Int, cols: Int, type: WeightType, seed: UInt64) {
@@ -36,8 +52,9 @@ private struct Problem {
         self.rows = rows
         self.cols = cols
         self.type = type
-        bf16 = (0..<rows * cols).map { _ in referenceBF16(rng.float()) }
-        weights = type == .bf16 ? bf16.map(floatFromBF16) : (0..<rows * cols).map { _ in rng.float() }
+        let raw = (0..<rows * cols).map { _ in rng.float() }
+        halves = raw.map { type.halve($0) }
+        weights = type == .f32 ? raw : halves.map { type.widen($0) }
         inputs = (0..<8 * cols).map { _ in rng.float() }
     }
 
@@ -50,18 +67,11 @@ private struct Problem {
         inputs.withUnsafeBufferPointer { x in
             outputs.withUnsafeMutableBufferPointer { y in
                 let xb = x.baseAddress! + vectors.lowerBound * cols
-                switch type {
-                case .f32:
-                    weights.withUnsafeBufferPointer { w in
+                weights.withUnsafeBufferPointer { f in
+                    halves.withUnsafeBufferPointer { h in
                         Kernels.matvec(
-                            weights: w.baseAddress!, rows: range, cols: cols, inputs: xb, batch: vectors.count,
-                            outputs: y.baseAddress!, outputStride: rows, isa: isa)
-                    }
-                case .bf16:
-                    bf16.withUnsafeBufferPointer { w in
-                        Kernels.matvec(
-                            bf16Weights: w.baseAddress!, rows: range, cols: cols, inputs: xb, batch: vectors.count,
-                            outputs: y.baseAddress!, outputStride: rows, isa: isa)
+                            weights: type.weights(f.baseAddress!, h.baseAddress!), rows: range, cols: cols,
+                            inputs: xb, batch: vectors.count, outputs: y.baseAddress!, outputStride: rows, isa: isa)
                     }
                 }
             }
@@ -154,11 +164,11 @@ struct KernelMatvecTests {
             var y = [Float](repeating: .nan, count: 8 * problem.rows)
             y.withUnsafeMutableBufferPointer { out in
                 let base = out.baseAddress!
-                problem.bf16.withUnsafeBufferPointer { w in
+                problem.halves.withUnsafeBufferPointer { w in
                     problem.inputs.withUnsafeBufferPointer { x in
                         pool.parallelFor(problem.rows) { range in
                             Kernels.matvec(
-                                bf16Weights: w.baseAddress!, rows: range, cols: problem.cols,
+                                weights: .bf16(w.baseAddress!), rows: range, cols: problem.cols,
                                 inputs: x.baseAddress!, batch: 8, outputs: base, outputStride: problem.rows, isa: isa)
                         }
                     }
@@ -313,5 +323,57 @@ struct KernelDispatchTests {
     func fmaProbe(isa: InstructionSet) {
         let lanes: [InstructionSet: Double] = [.scalar: 1, .avx2: 8, .avx512: 16]
         #expect(Kernels.probeFMAPeak(iterations: 1000, isa: isa) == 1000 * 12 * 2 * lanes[isa]!)
+    }
+}
+
+/// f16 conversions against Swift's own `Float16` (an implementation independent of the C code).
+@Suite("f16 conversion kernels")
+struct KernelF16ConversionTests {
+    private static func isNaN16(_ bits: UInt16) -> Bool { bits & 0x7C00 == 0x7C00 && bits & 0x03FF != 0 }
+
+    @Test(
+        "f16 to float is exact for all 65536 patterns; NaNs stay NaN, made quiet", arguments: InstructionSet.reachable)
+    func toFloatAll(isa: InstructionSet) {
+        let source = (0...UInt16.max).map { $0 }
+        for count in [source.count, 1, 7, 9, 17] {
+            var out = [Float](repeating: 0, count: count)
+            source.withUnsafeBufferPointer { src in
+                out.withUnsafeMutableBufferPointer { dst in
+                    Kernels.convertF16ToFloat(UnsafeBufferPointer(rebasing: src[0..<count]), into: dst, isa: isa)
+                }
+            }
+            for (bits, value) in zip(source, out) {
+                if Self.isNaN16(bits) {
+                    // sign, payload shifted into place, quiet bit set: what vcvtph2ps produces
+                    let expected = UInt32(bits & 0x8000) << 16 | 0x7FC0_0000 | UInt32(bits & 0x03FF) << 13
+                    #expect(value.bitPattern == expected, "pattern \(bits)")
+                } else {
+                    #expect(value.bitPattern == Float(Float16(bitPattern: bits)).bitPattern, "pattern \(bits)")
+                }
+            }
+        }
+    }
+
+    @Test("float to f16 rounds to nearest even like Float16(_:)", arguments: InstructionSet.reachable)
+    func fromFloat(isa: InstructionSet) {
+        var rng = SplitMix(state: 17)
+        // Random patterns, plus every half's exact value and the midpoints to its neighbours (ties).
+        var source = (0..<100_003).map { _ in Float(bitPattern: UInt32(truncatingIfNeeded: rng.next())) }
+        for bits in UInt16(0)...0x7BFF {
+            let value = Float(Float16(bitPattern: bits))
+            source += [value, -value, value + Float(Float16(bitPattern: bits).ulp) / 2]
+        }
+        source += [65504, 65519.996, 65520, 1e-8, 2.98e-8, 2.9802322e-8, 5.96e-8, .infinity, -.infinity, -0.0]
+        var out = [UInt16](repeating: 0xDEAD, count: source.count)
+        source.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { Kernels.convertFloatToF16(src, into: $0, isa: isa) }
+        }
+        for (value, bits) in zip(source, out) {
+            if value.isNaN {
+                #expect(Self.isNaN16(bits) && bits & 0x0200 != 0, "NaN \(value.bitPattern) gave \(bits)")
+            } else {
+                #expect(bits == Float16(value).bitPattern, "value \(value) (\(value.bitPattern))")
+            }
+        }
     }
 }

@@ -6,7 +6,7 @@ import VLCore
 // against a Double sum with the bound for recursive summation of K terms plus the bias addition:
 // |y - exact| <= (K + 1) * 2^-24 * (Σ|x·w| + |bias|) to first order; the test allows twice that.
 
-/// A matmul problem `X [m, k]`, `W [n, k]` (F32, or BF16 with an exact F32 copy), `bias [n]`.
+/// A matmul problem `X [m, k]`, `W [n, k]` (F32, or BF16 / F16 with an exact F32 copy), `bias [n]`.
 private struct MatmulProblem {
     let m: Int
     let n: Int
@@ -14,7 +14,7 @@ private struct MatmulProblem {
     let type: WeightType
     var inputs: [Float]
     var weights: [Float]
-    var bf16: [UInt16]
+    var halves: [UInt16]
     var bias: [Float]
 
     init(m: Int, n: Int, k: Int, type: WeightType, seed: UInt64) {
@@ -25,8 +25,8 @@ private struct MatmulProblem {
         self.type = type
         inputs = rng.floats(m * k)
         let raw = rng.floats(n * k)
-        bf16 = raw.map { UInt16(truncatingIfNeeded: $0.bitPattern >> 16) }
-        weights = type == .bf16 ? bf16.map { Float(bitPattern: UInt32($0) << 16) } : raw
+        halves = raw.map { type.halve($0) }
+        weights = type == .f32 ? raw : halves.map { type.widen($0) }
         bias = rng.floats(n)
     }
 
@@ -39,14 +39,14 @@ private struct MatmulProblem {
             bias.withUnsafeBufferPointer { b in
                 outputs.withUnsafeMutableBufferPointer { y in
                     let biasPointer = withBias ? b.baseAddress : nil
-                    func call(_ w: Kernels.MatmulWeights) {
-                        Kernels.matmul(
-                            inputs: x.baseAddress!, m: m, k: k, weights: w, n: n, columns: columns, bias: biasPointer,
-                            outputs: y.baseAddress!, workspace: workspace, isa: isa)
-                    }
-                    switch type {
-                    case .f32: weights.withUnsafeBufferPointer { call(.f32($0.baseAddress!)) }
-                    case .bf16: bf16.withUnsafeBufferPointer { call(.bf16($0.baseAddress!)) }
+                    weights.withUnsafeBufferPointer { f in
+                        halves.withUnsafeBufferPointer { h in
+                            Kernels.matmul(
+                                inputs: x.baseAddress!, m: m, k: k,
+                                weights: type.weights(f.baseAddress!, h.baseAddress!),
+                                n: n, columns: columns, bias: biasPointer, outputs: y.baseAddress!,
+                                workspace: workspace, isa: isa)
+                        }
                     }
                 }
             }
@@ -153,7 +153,7 @@ struct MatmulKernelTests {
             y.withUnsafeMutableBufferPointer { out in
                 let base = out.baseAddress!
                 problem.inputs.withUnsafeBufferPointer { x in
-                    problem.bf16.withUnsafeBufferPointer { w in
+                    problem.halves.withUnsafeBufferPointer { w in
                         pool.parallelFor(problem.n) { range in
                             let size = Kernels.matmulWorkspaceSize(k: problem.k, columnCount: range.count)
                             let workspace = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 64)

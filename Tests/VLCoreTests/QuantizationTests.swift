@@ -3,8 +3,10 @@ import Testing
 import VLCore
 
 // The block formats are checked against their documented byte layout (vl_quant.h) by an independent Swift decoder,
-// against the rounding bound |w − deq| ≤ d/2 (plus the rounding of the float division and multiplication), and the
-// quantized matrix-vector kernels against `Kernels.matvec` (scalar F32) on the dequantized matrix, bit for bit.
+// against the rounding bound |w − deq| ≤ d/2 (plus the rounding of the float division and multiplication). The
+// matrix-vector products are checked bit for bit: bf16 / f16 against `Kernels.matvec` (scalar F32) on the dequantized
+// matrix, q8 / q4 against an independent Swift implementation of the integer order documented in vl_quant.h; and the
+// q8 / q4 results against the float product within the stated tolerance of the input quantization.
 
 private let blockFormats: [WeightFormat] = [.q8, .q4]
 
@@ -130,6 +132,19 @@ struct QuantizationTests {
     }
 }
 
+/// Quantizes one vector to q8 as vl_quant.h documents: per block d = max|x| / 127, q = round(x / d) (ties away).
+private func referenceQ8(_ x: ArraySlice<Float>) -> (scales: [Float], values: [Int]) {
+    var scales: [Float] = []
+    var values: [Int] = []
+    for start in stride(from: x.startIndex, to: x.endIndex, by: 32) {
+        let block = x[start..<start + 32]
+        let d = block.map { abs($0) }.max()! / 127
+        scales.append(d)
+        values += block.map { d == 0 ? 0 : Int(max(-127, min(127, ($0 / d).rounded()))) }
+    }
+    return (scales, values)
+}
+
 /// A `[rows, cols]` Gaussian matrix quantized in `format`, its dequantized F32 copy and 8 input vectors.
 private struct QuantProblem {
     let rows: Int
@@ -148,14 +163,13 @@ private struct QuantProblem {
         inputs = (0..<8 * cols).map { _ in rng.float() }
     }
 
-    /// Quantized kernel on rows `range`, vectors `vectors` (of the 8), into `outputs` (`[vectors.count, rows]`).
+    /// The kernel on rows `range`, vectors `vectors` (of the 8), into `outputs` (`[vectors.count, rows]`).
     func run(_ isa: InstructionSet, rows range: Range<Int>, vectors: Range<Int>, into outputs: inout [Float]) {
-        inputs.withUnsafeBufferPointer { x in
-            outputs.withUnsafeMutableBufferPointer { y in
-                matrix.matvec(
-                    rows: range, inputs: x.baseAddress! + vectors.lowerBound * cols, batch: vectors.count,
-                    outputs: y.baseAddress!, outputStride: rows, isa: isa)
-            }
+        let prepared = MatvecInputs(
+            Array(inputs[vectors.lowerBound * cols..<vectors.upperBound * cols]), batch: vectors.count, cols: cols,
+            for: matrix.format, isa: isa)
+        outputs.withUnsafeMutableBufferPointer { y in
+            matrix.matvec(rows: range, inputs: prepared, outputs: y.baseAddress!, outputStride: rows, isa: isa)
         }
     }
 
@@ -172,9 +186,37 @@ private struct QuantProblem {
             inputs.withUnsafeBufferPointer { x in
                 y.withUnsafeMutableBufferPointer { out in
                     Kernels.matvec(
-                        weights: w.baseAddress!, rows: 0..<rows, cols: cols, inputs: x.baseAddress!, batch: batch,
-                        outputs: out.baseAddress!, outputStride: rows, isa: .scalar)
+                        weights: .f32(w.baseAddress!), rows: 0..<rows, cols: cols, inputs: x.baseAddress!,
+                        batch: batch, outputs: out.baseAddress!, outputStride: rows, isa: .scalar)
                 }
+            }
+        }
+        return y
+    }
+
+    /// The q8 × q8 / q4 × q8 order of vl_quant.h, written from its documentation: exact integer lane sums of 4
+    /// products, scaled by d_w * d_x and fused into 8 float lanes, then the halving tree 8 → 4 → 2 → 1.
+    func integerReference(batch: Int) -> [Float] {
+        let (scales, values) = decode(matrix)
+        let blocks = cols / 32
+        var y = [Float](repeating: .nan, count: batch * rows)
+        for b in 0..<batch {
+            let x = referenceQ8(inputs[b * cols..<(b + 1) * cols])
+            for r in 0..<rows {
+                var s = [Float](repeating: 0, count: 8)
+                for j in 0..<blocks {
+                    let d = scales[r * blocks + j] * x.scales[j]
+                    for l in 0..<8 {
+                        let products = (4 * l..<4 * l + 4).map {
+                            values[(r * blocks + j) * 32 + $0] * x.values[j * 32 + $0]
+                        }
+                        let sum = products.reduce(0, +)
+                        s[l].addProduct(Float(sum), d)
+                    }
+                }
+                let u = (0..<4).map { s[$0] + s[$0 + 4] }
+                let v = (0..<2).map { u[$0] + u[$0 + 2] }
+                y[b * rows + r] = v[0] + v[1]
             }
         }
         return y
@@ -186,23 +228,46 @@ private let quantRows = 11  // odd: exercises the row blocks of 4 and 2 and thei
 
 @Suite("Quantized matrix-vector kernels")
 struct QuantizedMatvecTests {
+    @Test("bf16 and f16 equal the F32 scalar kernel on the dequantized matrix", arguments: InstructionSet.reachable)
+    func halvesMatchDequantized(isa: InstructionSet) {
+        for format in [WeightFormat.bf16, .f16] {
+            for cols in quantCols + [1, 17, 255] {
+                let problem = QuantProblem(rows: quantRows, cols: cols, format: format, seed: 21)
+                for batch in [1, 3, 8] {
+                    #expect(
+                        quantBits(problem.output(isa, batch: batch)) == quantBits(problem.reference(batch: batch)),
+                        "\(format) cols \(cols) batch \(batch)")
+                }
+            }
+        }
+    }
+
     @Test(
-        "equals the F32 scalar kernel on the dequantized matrix, bit for bit",
-        arguments: InstructionSet.reachable, quantCols)
-    func matchesDequantized(isa: InstructionSet, cols: Int) {
-        for format in WeightFormat.allCases where cols % format.columnMultiple == 0 {
+        "q8 and q4 follow the documented integer order bit for bit", arguments: InstructionSet.reachable, quantCols)
+    func blocksMatchIntegerReference(isa: InstructionSet, cols: Int) {
+        for format in blockFormats {
             let problem = QuantProblem(rows: quantRows, cols: cols, format: format, seed: 21)
             for batch in [1, 3, 8] {
                 #expect(
-                    quantBits(problem.output(isa, batch: batch)) == quantBits(problem.reference(batch: batch)),
-                    "\(format) batch \(batch)")
+                    quantBits(problem.output(isa, batch: batch))
+                        == quantBits(problem.integerReference(batch: batch)), "\(format) batch \(batch)")
             }
+        }
+    }
+
+    @Test("q8 and q4 stay within 1 % (RMS) of the float product on the dequantized weights")
+    func inputQuantizationError() {
+        for format in blockFormats {
+            let problem = QuantProblem(rows: 64, cols: 1024, format: format, seed: 24)
+            let error = QuantizedMatrix.relativeRMSError(
+                original: problem.reference(batch: 8), approximation: problem.output(.active, batch: 8))
+            #expect(error < 0.01, "\(format): \(error)")
         }
     }
 
     @Test("batch size and row splits do not change any bit", arguments: InstructionSet.reachable, quantCols)
     func invariance(isa: InstructionSet, cols: Int) {
-        for format in blockFormats {
+        for format in WeightFormat.allCases {
             let problem = QuantProblem(rows: quantRows, cols: cols, format: format, seed: 22)
             let batched = problem.output(isa, batch: 8)
             for b in 0..<8 {
@@ -222,12 +287,76 @@ struct QuantizedMatvecTests {
         }
     }
 
-    @Test("an empty row range or batch writes nothing", arguments: InstructionSet.reachable, blockFormats)
+    @Test("an empty row range or batch writes nothing", arguments: InstructionSet.reachable, WeightFormat.allCases)
     func emptyRanges(isa: InstructionSet, format: WeightFormat) {
         let problem = QuantProblem(rows: 3, cols: 64, format: format, seed: 23)
         var y = [Float](repeating: 42, count: 8 * 3)
         problem.run(isa, rows: 2..<2, vectors: 0..<8, into: &y)
         problem.run(isa, rows: 0..<3, vectors: 0..<0, into: &y)
         #expect(y.allSatisfy { $0 == 42 })
+    }
+
+    @Test(
+        "q8 quantization gives the same bytes on every ISA: ties, tiny, huge and non-finite blocks",
+        arguments: InstructionSet.reachable)
+    func quantizerIsaInvariant(isa: InstructionSet) {
+        var rng = SplitMix(state: 25)
+        var values: [Float] = (0..<32 * 40).map { i in
+            let exponent = Double(i / 32 % 9 * 9 - 40)
+            return rng.gaussian() * Float(pow(10.0, exponent))
+        }
+        // ties: with max 127, x / d lands on k + 0.5 exactly
+        for i in 0..<32 { values[i] = i == 0 ? 127 : Float(i % 7) + 0.5 }
+        for i in 32..<64 { values[i] = i == 32 ? -127 : -Float(i % 9) - 0.5 }
+        values[64 + 5] = .nan
+        values[96 + 3] = .infinity
+        values[128 + 7] = -.infinity
+        values[160 + 1] = Float.leastNonzeroMagnitude
+        let expected = QuantizedMatrix(quantizing: values, rows: 40, cols: 32, format: .q8, isa: .scalar).bytes
+        #expect(QuantizedMatrix(quantizing: values, rows: 40, cols: 32, format: .q8, isa: isa).bytes == expected)
+        // and the scalar bytes follow the documented rounding (ties away from zero)
+        let (scales, ints) = decode(QuantizedMatrix(quantizing: values, rows: 40, cols: 32, format: .q8, isa: .scalar))
+        #expect(scales[0] == 1 && ints[1] == 2 && ints[2] == 3 && ints[33] == -7 && ints[34] == -8)
+    }
+}
+
+@Suite("Load-time conversion of checkpoint tensors")
+struct WeightConversionTests {
+    @Test("bf16 and f16 tensors kept in their own type are copied bit for bit; others go through Float")
+    func convertsTensors() throws {
+        var rng = SplitMix(state: 26)
+        let floats = (0..<4 * 64).map { _ in rng.gaussian() }
+        let bf16 = floats.map { UInt16(truncatingIfNeeded: $0.bitPattern >> 16) }
+        let f16 = floats.map { Float16($0).bitPattern }
+        typealias Tensor = SafeTensorsWriter.Tensor
+        let file = SafeTensorsWriter.file([
+            Tensor(name: "a.bf16", dtype: "BF16", shape: [4, 64], data: SafeTensorsWriter.bytes(bf16)),
+            Tensor(name: "a.f16", dtype: "F16", shape: [4, 64], data: SafeTensorsWriter.bytes(f16)),
+            Tensor(
+                name: "a.f32", dtype: "F32", shape: [4, 64], data: SafeTensorsWriter.bytes(floats.map(\.bitPattern))),
+            Tensor(name: "a.vector", dtype: "F32", shape: [64], data: [UInt8](repeating: 0, count: 256)),
+            Tensor(name: "a.odd", dtype: "F32", shape: [2, 48], data: [UInt8](repeating: 0, count: 384)),
+        ])
+        try SafeTensorsWriter.withDirectory(["model.safetensors": file]) { directory in
+            let file = try SafeTensorsFile(path: directory + "/model.safetensors")
+            let keptBF16 = try QuantizedMatrix(converting: file.tensor(named: "a.bf16"), format: .bf16)
+            #expect(keptBF16.bytes == SafeTensorsWriter.bytes(bf16))
+            let keptF16 = try QuantizedMatrix(converting: file.tensor(named: "a.f16"), format: .f16)
+            #expect(keptF16.bytes == SafeTensorsWriter.bytes(f16))
+            for format in WeightFormat.allCases {
+                let fromF32 = try QuantizedMatrix(converting: file.tensor(named: "a.f32"), format: format)
+                #expect(fromF32.bytes == QuantizedMatrix(quantizing: floats, rows: 4, cols: 64, format: format).bytes)
+                #expect(fromF32.rows == 4 && fromF32.cols == 64)
+            }
+            let fromBF16 = try QuantizedMatrix(converting: file.tensor(named: "a.bf16"), format: .q4)
+            let widened = bf16.map { Float(bitPattern: UInt32($0) << 16) }
+            #expect(fromBF16.bytes == QuantizedMatrix(quantizing: widened, rows: 4, cols: 64, format: .q4).bytes)
+
+            for (name, format) in [("a.vector", WeightFormat.bf16), ("a.odd", .q8)] {
+                let expected = CoreError.invalidWeightShape(
+                    path: file.path, tensor: name, shape: name == "a.odd" ? [2, 48] : [64], format: "\(format)")
+                #expect(throws: expected) { try QuantizedMatrix(converting: file.tensor(named: name), format: format) }
+            }
+        }
     }
 }

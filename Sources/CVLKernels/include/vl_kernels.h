@@ -63,6 +63,15 @@ void vl_bf16_to_f32(vl_isa isa, const uint16_t *src, float *dst, size_t n);
 /// like any other value (no flush to zero), and a NaN stays a NaN (its top 16 bits, with the quiet bit set).
 void vl_f32_to_bf16(vl_isa isa, const float *src, uint16_t *dst, size_t n);
 
+/// dst[i] = the IEEE binary16 src[i] as a float (exact; subnormals kept; a signalling NaN becomes quiet, as
+/// vcvtph2ps does).
+void vl_f16_to_f32(vl_isa isa, const uint16_t *src, float *dst, size_t n);
+
+/// dst[i] = src[i] rounded to IEEE binary16, to nearest with ties to even: magnitudes from 65520 up become infinity,
+/// tiny values round to subnormals or zero (no flush), and a NaN stays a quiet NaN with the top 9 bits of its payload
+/// (as vcvtps2ph does).
+void vl_f32_to_f16(vl_isa isa, const float *src, uint16_t *dst, size_t n);
+
 // MARK: - Matrix-vector products
 
 /// y[b * y_stride + r] = sum over k < cols of w[r * cols + k] * x[b * x_stride + k], for r in [row_begin, row_end)
@@ -75,6 +84,10 @@ void vl_matvec_f32(vl_isa isa, const float *w, size_t cols, size_t row_begin, si
 /// vl_matvec_f32 with bf16 weights (each converted exactly to float before its fused multiply-add).
 void vl_matvec_bf16(vl_isa isa, const uint16_t *w, size_t cols, size_t row_begin, size_t row_end, const float *x,
                     size_t x_stride, size_t batch, float *y, size_t y_stride);
+
+/// vl_matvec_f32 with IEEE binary16 weights (each converted exactly to float before its fused multiply-add).
+void vl_matvec_f16(vl_isa isa, const uint16_t *w, size_t cols, size_t row_begin, size_t row_end, const float *x,
+                   size_t x_stride, size_t batch, float *y, size_t y_stride);
 
 // MARK: - Machine-limit probes (for benchmarks)
 

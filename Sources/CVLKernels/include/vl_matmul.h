@@ -21,7 +21,7 @@
 extern "C" {
 #endif
 
-/// Bytes of workspace vl_matmul_f32 / vl_matmul_bf16 need for inner dimension `k` and a column range of
+/// Bytes of workspace vl_matmul_f32 / _bf16 / _f16 need for inner dimension `k` and a column range of
 /// `n_count` columns, for any isa (the scalar level needs none, but accepts any). 64-byte alignment is recommended.
 size_t vl_matmul_workspace_size(size_t k, size_t n_count);
 
@@ -36,6 +36,10 @@ void vl_matmul_f32(vl_isa isa, const float *x, size_t rows, size_t k, const floa
 /// vl_matmul_f32 with bf16 weights (raw bit patterns, each converted exactly to float while packing).
 void vl_matmul_bf16(vl_isa isa, const float *x, size_t rows, size_t k, const uint16_t *w, size_t n, size_t n_begin,
                     size_t n_end, const float *bias, float *y, void *workspace);
+
+/// vl_matmul_f32 with IEEE binary16 weights (raw bit patterns, each converted exactly to float while packing).
+void vl_matmul_f16(vl_isa isa, const float *x, size_t rows, size_t k, const uint16_t *w, size_t n, size_t n_begin,
+                   size_t n_end, const float *bias, float *y, void *workspace);
 
 #ifdef __cplusplus
 }

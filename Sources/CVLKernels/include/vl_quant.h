@@ -19,9 +19,17 @@
 // A block whose max|w| is 0 (or so small that d underflows to 0) stores d = 0 and all q = 0: it decodes to +0.
 // Non-finite inputs are outside the contract; they give some finite or non-finite block, never undefined behaviour.
 //
-// The matrix-vector products dequantize each weight exactly as above and then follow the summation order fixed in
-// vl_kernels.h (16 fused multiply-add lanes, k % 16 picks the lane, fixed halving tree). Their results are therefore
-// bit-identical to vl_matvec_f32 applied to the dequantized matrix, for every isa, row range and batch size.
+// Matrix-vector products take their input vectors quantized to q8 as well (vl_quantize_q8 of each vector: one row
+// of vl_q8_bytes(1, cols) bytes per vector), as llama.cpp's Q8_0 / Q4_0 dot products do, and compute in integers
+// where they can. For weight row r and input vector b, with w_j, x_j their blocks j and d_w, d_x the blocks' scales:
+//   s[0..15] = +0
+//   for j in 0 ..< cols / 32, for l in 0 ..< 8:
+//       i = sum over t in 4l ..< 4l + 4 of w_j[t] * x_j[t]          (exact integers, |i| <= 4 * 127 * 127)
+//       s[(j % 2) * 8 + l] = fma((float)i, d_w * d_x, s[(j % 2) * 8 + l])   (d_w * d_x one float multiplication)
+//   y = the halving tree of vl_kernels.h over s
+// Every ISA follows this order, so results are bit-identical across ISAs, row ranges (threads) and batch sizes. They
+// differ from vl_matvec_f32 on the dequantized weights by the activation quantization (relative error of order
+// 1/254 per block; measured in the tests and stated in the Swift API).
 #ifndef VL_QUANT_H
 #define VL_QUANT_H
 
@@ -45,8 +53,8 @@ size_t vl_q8_bytes(size_t rows, size_t cols);
 size_t vl_q4_bytes(size_t rows, size_t cols);
 
 /// Quantizes the row-major F32 matrix src [rows, cols] to q8 in dst (vl_q8_bytes(rows, cols) bytes). Returns 0, or
-/// -1 without writing when cols is not a multiple of 32. Load-time code: every isa runs the same scalar code, so the
-/// bytes never depend on the machine.
+/// -1 without writing when cols is not a multiple of 32. Used for weights at load time and for the input vectors of
+/// every matrix-vector product; the vector code gives the same bytes as the scalar reference.
 int vl_quantize_q8(vl_isa isa, const float *src, size_t rows, size_t cols, void *dst);
 
 /// Quantizes src [rows, cols] to q4 in dst (vl_q4_bytes(rows, cols) bytes); otherwise as vl_quantize_q8.
@@ -58,14 +66,16 @@ int vl_dequantize_q8(vl_isa isa, const void *src, size_t rows, size_t cols, floa
 /// Decodes a q4 matrix [rows, cols] to F32 in dst (rows * cols floats). Returns 0, or -1 when cols % 32 != 0.
 int vl_dequantize_q4(vl_isa isa, const void *src, size_t rows, size_t cols, float *dst);
 
-/// vl_matvec_f32 with q8 weights w ([rows, cols] as laid out above; cols must be a multiple of 32, else nothing is
-/// written): y[b * y_stride + r] = sum over k of dequant(w)[r][k] * x[b * x_stride + k], r in [row_begin, row_end).
-void vl_matvec_q8(vl_isa isa, const void *w, size_t cols, size_t row_begin, size_t row_end, const float *x,
-                  size_t x_stride, size_t batch, float *y, size_t y_stride);
+/// y[b * y_stride + r] = the q8 x q8 product above of weight row r of the q8 matrix w ([rows, cols], cols a multiple
+/// of 32, else nothing is written) and input vector b of xq, for r in [row_begin, row_end) and b < batch. xq holds
+/// `batch` vectors quantized by vl_quantize_q8 (a [batch, cols] q8 matrix). Rows are read from memory once for up to
+/// 8 vectors.
+void vl_matvec_q8(vl_isa isa, const void *w, size_t cols, size_t row_begin, size_t row_end, const void *xq,
+                  size_t batch, float *y, size_t y_stride);
 
-/// vl_matvec_f32 with q4 weights; otherwise as vl_matvec_q8.
-void vl_matvec_q4(vl_isa isa, const void *w, size_t cols, size_t row_begin, size_t row_end, const float *x,
-                  size_t x_stride, size_t batch, float *y, size_t y_stride);
+/// vl_matvec_q8 with q4 weights.
+void vl_matvec_q4(vl_isa isa, const void *w, size_t cols, size_t row_begin, size_t row_end, const void *xq,
+                  size_t batch, float *y, size_t y_stride);
 
 #ifdef __cplusplus
 }
