@@ -130,6 +130,19 @@ import Testing
         #expect(count >= 2 && count < 30)
     }
 
+    @Test func slowItemsGetTimeLimitErrorRecords() throws {
+        let fixture = try RunFixture(images: 3)
+        defer { fixture.cleanUp() }
+        let start = Date()
+        let result = try RunFixture.run(
+            ["run", "caption-images", fixture.input, "--time-limit", "0.05", "--quiet"] + Self.echo,
+            environment: ["VLBATCH_ECHO_DELAY_MS": "2000"])
+        #expect(result.status == 1)
+        #expect(Date().timeIntervalSince(start) < 5)
+        let kinds = try RunFixture.records(result.stdout).map { ($0["error"] as? [String: Any])?["kind"] as? String }
+        #expect(kinds == ["timeLimitExceeded", "timeLimitExceeded", "timeLimitExceeded"])
+    }
+
     @Test func filesFromStandardInputAndTheModelFromTheEnvironment() throws {
         let fixture = try RunFixture(images: 4)
         defer { fixture.cleanUp() }
