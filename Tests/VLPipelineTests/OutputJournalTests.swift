@@ -103,6 +103,34 @@ import Testing
         #expect(try Self.lines(output).isEmpty)
     }
 
+    @Test func csvIsRenderedFromTheRecordsWithQuoting() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.cleanUp() }
+        let plan = try PipelinePlan(
+            name: "kinds", version: "1",
+            definition: PipelineDefinition {
+                Inputs.images()
+                Classify(labels: ["a", "b"], question: "q")
+            }, overrides: PipelineOverrides())
+        let output = folder.path("out.jsonl")
+        let journal = try OutputJournal(
+            url: output, fingerprint: plan.fingerprint(model: Self.model, shard: nil), force: false, retryErrors: false)
+        try journal.write(
+            OutputRecord(
+                id: "x, \"1\".png",
+                members: ["id": .string("x, \"1\".png"), "label": .string("a"), "probability": .number(0.75)]))
+        try journal.write(Self.record("bad.png", error: true))
+        let csv = folder.path("out.csv")
+        try journal.exportCSV(CSVFormat(plan: plan), to: csv)
+        #expect(
+            try String(contentsOf: csv, encoding: .utf8) == """
+                id,label,probability,error_kind,error_message
+                "x, ""1"".png",a,0.75,,
+                bad.png,,,notAnImage,bad.png is not a PNG or JPEG image
+
+                """)
+    }
+
     @Test func garbageInTheMiddleIsReportedNotSkipped() throws {
         let folder = try TemporaryFolder()
         defer { folder.cleanUp() }
