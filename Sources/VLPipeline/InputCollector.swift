@@ -82,18 +82,23 @@ public struct InputCollector {
         let rootPath = root.standardizedFileURL.path
         guard
             let walker = FileManager.default.enumerator(
-                at: root, includingPropertiesForKeys: [.isRegularFileKey], options: [.skipsHiddenFiles])
+                at: root, includingPropertiesForKeys: nil, options: [.skipsHiddenFiles])
         else { return [] }
         var items: [InputItem] = []
         for case let url as URL in walker {
-            guard let kind = extensions[url.pathExtension.lowercased()],
-                (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true
-            else { continue }
+            guard let kind = extensions[url.pathExtension.lowercased()], Self.isFile(url.path) else { continue }
             let path = url.standardizedFileURL.path
             let id = String(path.dropFirst(rootPath.count).drop { $0 == "/" })
             if accept(id) { items.append(InputItem(id: id, url: url, kind: kind)) }
         }
         return items.sorted { $0.id.utf8.lexicographicallyPrecedes($1.id.utf8) }
+    }
+
+    /// Whether `path` is a regular file or a link to one. `stat(2)` directly: URL resource values cost a third of
+    /// the time of walking a large folder on Linux.
+    private static func isFile(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
     }
 
     /// An explicitly named file: its kind by extension, or by what the pipeline reads (images win, since the

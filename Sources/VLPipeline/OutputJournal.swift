@@ -89,10 +89,9 @@ public final class OutputJournal: RecordSink {
         if stored != fingerprint { try Self.replace(jobFile, with: fingerprint.fileContent) }
         var kept: [Substring] = []
         for (number, line) in lines.enumerated() {
-            guard let record = try? JSONValue.parse(line).objectValue, let id = record["id"]?.stringValue else {
+            guard let (id, isError) = RecordScanner.scan(line) ?? Self.parseHead(line) else {
                 throw .corruptOutput(path: url.path, problem: "line \(number + 1) is not a vlbatch record")
             }
-            let isError = record["error"] != nil
             if isError && retryErrors {
                 existing.retried += 1
                 continue
@@ -130,6 +129,14 @@ public final class OutputJournal: RecordSink {
             }
             return OutputRecord(id: id, members: members)
         }
+    }
+
+    /// The id and error flag of a line the scanner did not read, by a full parse; `nil` if it is not a record.
+    private static func parseHead(_ line: Substring) -> (id: String, isError: Bool)? {
+        guard let record = try? JSONValue.parse(line).objectValue, let id = record["id"]?.stringValue else {
+            return nil
+        }
+        return (id, record["error"] != nil)
     }
 
     /// Renders every record of the output as CSV into `target` (replaced atomically), for spreadsheets.

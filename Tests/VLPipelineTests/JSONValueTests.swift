@@ -28,3 +28,26 @@ import Testing
         #expect(throws: (any Error).self) { try JSONValue.parse("{\"a\":") }
     }
 }
+
+/// The fast reader of record lines agrees with a full parse, and declines what it does not read.
+@Suite struct RecordScannerTests {
+    @Test(arguments: [
+        #"{"generated_tokens":3,"id":"a/b.png","model":"m","text":"x, \"y\" {z}","timings":{"engine_ms":1.5}}"#,
+        #"{"error":{"kind":"notAnImage","message":"a \\ b"},"id":"é ü.jpg","pipeline":"p"}"#,
+        #"{"fields":{"a":[1,2,{"b":null}],"c":true},"id":"x","probability":-1.5e-3}"#,
+    ])
+    func recordsWrittenByTheRunnerAreRead(line: String) throws {
+        let record = try #require(try JSONValue.parse(line).objectValue)
+        let scanned = try #require(RecordScanner.scan(line[...]))
+        #expect(scanned.id == record["id"]?.stringValue)
+        #expect(scanned.isError == (record["error"] != nil))
+    }
+
+    @Test(arguments: [
+        #"{"id":"with \"escape\""}"#, #"{ "id": "spaced" }"#, #"{"id":"a"} trailing"#, #"{"id":"a","#,
+        #"{"text":"x"}"#, #"{"id":3}"#, #"["id","a"]"#, "", #"{"id":"a","n":1x}"#,
+    ])
+    func otherLinesAreLeftToTheFullParser(line: String) {
+        #expect(RecordScanner.scan(line[...]) == nil)
+    }
+}
