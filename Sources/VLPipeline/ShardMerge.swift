@@ -14,7 +14,8 @@ public enum ShardMerge {
 
     /// Merges `shards` into `output`: every shard must belong to the same job (the same fingerprint but for the
     /// shard), and, unless `allowIncomplete`, every shard of the job must be present. Records are sorted by id; the
-    /// output and its job file are replaced atomically, under the output's lock.
+    /// output and its job file are replaced atomically, under the output's lock; a shard still locked by its run is
+    /// refused (`outputLocked`).
     public static func merge(_ shards: [URL], into output: URL, allowIncomplete: Bool) throws(PipelineError)
         -> Summary
     {
@@ -24,6 +25,8 @@ public enum ShardMerge {
             throw .mergeMismatch("the merged output \(same.path) is also one of the shards; choose another name")
         }
         let lock = try OutputLock(output: output)
+        // A shard still being written would be merged in part, without a word: its lock says so.
+        let shardLocks = try shards.map { (shard) throws(PipelineError) in try OutputLock(output: shard) }
         var job: JobFingerprint?
         var shardNames: [String] = []
         for shard in shards {
@@ -61,7 +64,7 @@ public enum ShardMerge {
         // rerun refuses, rather than new records under an old description.
         try OutputJournal.replace(output, with: records.map(\.line).joined())
         try OutputJournal.replace(OutputJournal.jobFile(of: output), with: job!.fileContent)
-        withExtendedLifetime(lock) {}
+        withExtendedLifetime((lock, shardLocks)) {}
         return summary
     }
 

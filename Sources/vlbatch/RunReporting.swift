@@ -6,13 +6,14 @@ import VLPipeline
 /// otherwise (logs, cron mail), nothing with `--quiet`.
 final class ProgressReporter {
     private let timer: any DispatchSourceTimer
+    private let queue = DispatchQueue(label: "vlbatch.progress")
     private let terminal: Bool
 
     /// Starts reporting `statistics()` for the pipeline `name`.
     init(name: String, interval: Double, statistics: @escaping @Sendable () -> RunStatistics) {
         let terminal = isatty(STDERR_FILENO) == 1
         self.terminal = terminal
-        timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "vlbatch.progress"))
+        timer = DispatchSource.makeTimerSource(queue: queue)
         let period = terminal ? 0.25 : interval
         timer.schedule(deadline: .now() + period, repeating: period)
         timer.setEventHandler {
@@ -25,6 +26,8 @@ final class ProgressReporter {
     /// Stops reporting and clears the bar.
     func finish() {
         timer.cancel()
+        // A line being drawn now would land after the clearing and the summary: wait for it.
+        queue.sync {}
         if terminal { writeStandardError("\r\u{1B}[K") }
     }
 
@@ -79,6 +82,13 @@ final class SignalTrap {
 
     /// The first signal received, if any.
     var firstSignal: Int32? { queue.sync { received } }
+
+    /// Later signals end the process as usual: the run they would stop is over.
+    deinit {
+        for source in sources { source.cancel() }
+        signal(SIGINT, SIG_DFL)
+        signal(SIGTERM, SIG_DFL)
+    }
 }
 
 /// Writes to standard error without buffering, from any thread.

@@ -196,6 +196,12 @@ import Testing
         } throws: {
             "\($0)".contains("another job")
         }
+        // A shard whose run still holds its lock is not merged in part.
+        let running = try OutputLock(output: shardFiles[2])
+        #expect(throws: PipelineError.outputLocked(path: shardFiles[2].path)) {
+            try ShardMerge.merge(shardFiles, into: merged, allowIncomplete: false)
+        }
+        withExtendedLifetime(running) {}
     }
 }
 
