@@ -4,6 +4,12 @@
 /// preprocessing overlap with inference; it calls `run` from a single thread, the engine owner, one batch at a time.
 /// An engine can therefore keep mutable model state (KV caches, scratch buffers) for `run` without locks, as long as
 /// `prepare` does not touch it.
+///
+/// The model engine plugs in as an adapter in the command line (`EngineCatalog`), since this module imports no model
+/// code: `prepare` decodes the image (or takes the text), applies `imageBudget`, builds pixel patches and prompt
+/// tokens; `run` does vision, prefill and batched decoding for up to `maxBatchSize` items, with label scoring for
+/// `.classify` and constrained decoding for `.extract`, seeding each item from `sampling.seed` and its id, and
+/// stopping an item whose deadline has passed.
 public protocol PipelineEngine: Sendable {
     /// What `prepare` makes of a request: decoded pixels, tokens, whatever `run` needs.
     associatedtype Prepared: Sendable
