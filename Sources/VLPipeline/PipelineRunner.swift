@@ -52,6 +52,9 @@ public struct RunStatistics: Sendable, Equatable {
 
     /// Records written.
     public var written: Int { succeeded + failed }
+
+    /// Zero counters: the statistics of a run with nothing to do.
+    public init() {}
 }
 
 // @unchecked Sendable: all mutable state (`state`, `counters`, `started`) is read and written only while holding

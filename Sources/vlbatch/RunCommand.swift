@@ -71,8 +71,8 @@ struct RunCommand: ParsableCommand {
                     pipeline: name, problem: "no model given; pass --model or set VLBATCH_MODEL")
             }
             let location = try ModelLocation.resolve(reference, environment: environment)
-            // The output is checked (lock, fingerprint) before the model is loaded: a rerun with nothing left to do,
-            // or one that collides with another run, costs no model load.
+            // The output is checked (lock, fingerprint) before the model is loaded, and the model is loaded only if
+            // something is left to do: a rerun of a finished job, or one that collides with another run, costs none.
             let fingerprint = plan.fingerprint(model: try EngineCatalog.identity(of: location), shard: shard)
             let outputURL = output.map {
                 URL(fileURLWithPath: $0.replacingOccurrences(of: "{shard}", with: shard.map { "\($0.index)" } ?? "0"))
@@ -81,19 +81,24 @@ struct RunCommand: ParsableCommand {
                 try OutputJournal(url: url, fingerprint: fingerprint, force: force, retryErrors: retryErrors)
             }
             let pending = journal?.pending(selected) ?? selected
-            let engine = try EngineCatalog.load(location, environment: environment)
-            let (statistics, signal) = run(plan: plan, engine: engine, pending: pending, journal: journal)
+            let (statistics, signal) =
+                pending.isEmpty
+                ? (RunStatistics(), nil)
+                : run(
+                    plan: plan, engine: try EngineCatalog.load(location, environment: environment), pending: pending,
+                    journal: journal)
             try journal?.synchronize()
             if plan.output == .csv, let journal {
                 try journal.exportCSV(
                     CSVFormat(plan: plan), to: journal.url.deletingPathExtension().appendingPathExtension("csv"))
             }
-            let earlierFailures = journal.map { journal in selected.count { journal.existing.failed.contains($0.id) } }
+            let earlierFailures =
+                journal.map { journal in selected.count { journal.existing.failed.contains($0.id) } } ?? 0
             if !execution.quiet {
                 writeStandardError(
-                    summary(statistics, skipped: selected.count - pending.count, earlierFailures: earlierFailures ?? 0))
+                    summary(statistics, skipped: selected.count - pending.count, earlierFailures: earlierFailures))
             }
-            return try status(statistics, signal: signal, earlierFailures: earlierFailures ?? 0)
+            return try status(statistics, signal: signal, earlierFailures: earlierFailures)
         }
     }
 

@@ -130,6 +130,22 @@ import Testing
         #expect(count >= 2 && count < 30)
     }
 
+    /// A finished job is recognised from its output alone: the model is not even loaded.
+    @Test func aFinishedJobLoadsNoModel() throws {
+        let fixture = try RunFixture(images: 2)
+        defer { fixture.cleanUp() }
+        let arguments = [
+            "run", "caption-images", fixture.input, "--output", fixture.output, "--model", "Samples/Processors/qwen3.5",
+        ]
+        // The model cannot be loaded, but the job file is written first.
+        #expect(try RunFixture.run(arguments).status == 3)
+        let records = (0..<2).map { #"{"id":"\#($0)/image-\#($0).png","text":"done earlier"}"# + "\n" }
+        try Data(records.joined().utf8).write(to: URL(fileURLWithPath: fixture.output))
+        let rerun = try RunFixture.run(arguments)
+        #expect(rerun.status == 0, "\(rerun.stderr)")
+        #expect(rerun.stderr.contains("0 done, 2 skipped"))
+    }
+
     @Test func slowItemsGetTimeLimitErrorRecords() throws {
         let fixture = try RunFixture(images: 3)
         defer { fixture.cleanUp() }
