@@ -27,6 +27,9 @@ public enum StopReason: Sendable, Equatable {
     case abandoned
     /// The output could not be written; the message says why.
     case outputFailed(PipelineError)
+    /// The engine did not return within twice the per-item time limit: its batch got `timeLimitExceeded` records and
+    /// no more items were taken, since the engine's thread cannot be interrupted.
+    case engineHung
 }
 
 /// Counters of a run, readable at any moment for progress.
@@ -84,6 +87,9 @@ public final class PipelineRunner<Engine: PipelineEngine>: @unchecked Sendable {
     private var state: RunnerState<Pending, Completed>
     private var counters = RunStatistics()
     private var started: ContinuousClock.Instant?
+    /// The batch in the engine and when the watchdog gives up on it (twice the time limit after the earliest start).
+    private var engineWatch: (batch: [(index: Int, item: InputItem)], giveUp: ContinuousClock.Instant)?
+    private var engineHung = false
 
     /// A runner of `plan` on `engine` over `items`.
     public init(plan: PipelinePlan, engine: Engine, items: [InputItem], options: RunOptions = RunOptions()) {
@@ -107,7 +113,7 @@ public final class PipelineRunner<Engine: PipelineEngine>: @unchecked Sendable {
         }
         spawn("vlbatch-engine", in: threads) { $0.engineLoop() }
         writeLoop(into: sink)
-        if !withLock({ state.abandoning }) { threads.wait() }
+        if !withLock({ state.abandoning || engineHung }) { threads.wait() }
         return statistics
     }
 
@@ -154,6 +160,14 @@ public final class PipelineRunner<Engine: PipelineEngine>: @unchecked Sendable {
                     deadline: options.timeLimit.map { entry.prepared.started + $0 })
             }
             let start = ContinuousClock.now
+            if let limit = options.timeLimit, let first = batch.map(\.prepared.started).min() {
+                let watched = batch.map { ($0.index, items[$0.index]) }
+                withLock {
+                    engineWatch = (watched, first + limit * 2)
+                    // The writer may be asleep without a timeout: it starts watching now.
+                    condition.broadcast()
+                }
+            }
             let results = engine.run(jobs)
             precondition(results.count == jobs.count, "PipelineEngine.run must return one result per job")
             let engineTime = ContinuousClock.now - start
@@ -166,12 +180,18 @@ public final class PipelineRunner<Engine: PipelineEngine>: @unchecked Sendable {
                     return (entry.index, Completed(item: item, record: errorRecord(item, error, timings: timings)))
                 }
             }
+            let abandoned = withLock {
+                engineWatch = nil
+                return engineHung
+            }
+            // The watchdog has written these items off and stopped the run.
+            if abandoned { return }
             update { $0.ran(records) }
         }
     }
 
     private func writeLoop(into sink: any RecordSink) {
-        while case .write(let batch) = next({ $0.nextToWrite() }) {
+        while case .write(let batch) = nextToWrite() {
             var failure: PipelineError?
             for completed in batch {
                 do throws(PipelineError) {
@@ -323,6 +343,34 @@ public final class PipelineRunner<Engine: PipelineEngine>: @unchecked Sendable {
             counters.stopReason = reason
         }
         condition.broadcast()
+    }
+
+    /// The writer's next action. While it waits, it watches the engine: a batch still running twice the time limit
+    /// after it started gets `timeLimitExceeded` records and the run stops, so a hung engine cannot hang the job.
+    private func nextToWrite() -> RunnerState<Pending, Completed>.WriteAction {
+        withLock {
+            while true {
+                let action = state.nextToWrite()
+                guard action.waits else { return action }
+                guard let watch = engineWatch else {
+                    condition.wait()
+                    continue
+                }
+                if ContinuousClock.now < watch.giveUp {
+                    _ = condition.wait(until: Date(timeIntervalSinceNow: (watch.giveUp - .now).seconds))
+                    continue
+                }
+                let timings = Self.timings(prepare: .zero, engine: nil)
+                let error = PipelineError.timeLimitExceeded(seconds: options.timeLimit?.seconds ?? 0)
+                state.ran(
+                    watch.batch.map {
+                        ($0.index, Completed(item: $0.item, record: errorRecord($0.item, error, timings: timings)))
+                    })
+                engineWatch = nil
+                engineHung = true
+                stop(.engineHung, abandoning: false)
+            }
+        }
     }
 
     /// The state's next action for a thread, sleeping while the action is to wait.

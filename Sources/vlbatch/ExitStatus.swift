@@ -20,6 +20,8 @@ enum ExitStatus: Int32 {
     case tooManyErrors = 6
     /// The output could not be written.
     case outputFailed = 7
+    /// The engine did not return within twice `--time-limit`; the item has an error record and a rerun goes on.
+    case engineHung = 8
     /// Stopped by SIGINT (128 + 2).
     case interrupted = 130
     /// Stopped by SIGTERM (128 + 15).
@@ -29,8 +31,8 @@ enum ExitStatus: Int32 {
     static let help = """
         Exit status: 0 every item done; 1 finished, some items have error records; 2 usage error; 3 model not \
         found or not loadable; 4 output locked by another run; 5 output belongs to another job (use --force) or is \
-        not a vlbatch output; 6 stopped after --max-errors; 7 output not writable; 130/143 stopped by SIGINT/SIGTERM \
-        (rerun to resume).
+        not a vlbatch output; 6 stopped after --max-errors; 7 output not writable; 8 the engine hung past twice \
+        --time-limit (the item has an error record); 130/143 stopped by SIGINT/SIGTERM (rerun to resume).
         """
 
     /// The status for an error that ends a command before or outside the per-item work.

@@ -126,6 +126,7 @@ struct RunCommand: ParsableCommand {
         case .outputFailed(let error)?: throw error
         case .requested?, .abandoned?: return signal == SIGTERM ? .terminated : .interrupted
         case .maxErrors?: return .tooManyErrors
+        case .engineHung?: return .engineHung
         case nil: return statistics.failed + earlierFailures > 0 ? .itemsFailed : .allDone
         }
     }

@@ -97,6 +97,28 @@ import Testing
         #expect(statistics.failed == 2)
     }
 
+    /// An engine that ignores deadlines cannot hang the run: past twice the limit its batch is written off.
+    @Test func aHungEngineIsWrittenOffAndTheRunStops() throws {
+        struct StuckEngine: PipelineEngine {
+            var identity: ModelIdentity { ModelIdentity(name: "stuck", revision: "1") }
+            func prepare(_ request: EngineRequest) throws -> Int { 0 }
+            func run(_ batch: [EngineJob<Int>]) -> [Result<EngineOutput, any Error>] {
+                Thread.sleep(forTimeInterval: 3)
+                return batch.map { _ in .failure(PipelineError.invalidExtraction("too late")) }
+            }
+        }
+        let start = ContinuousClock.now
+        let (sink, statistics) = Self.run(try TestPipelines.caption(), StuckEngine(), syntheticItems(5)) {
+            $0.timeLimit = .milliseconds(100)
+            // One worker, so the first item is the one in the engine.
+            $0.workers = 1
+        }
+        #expect(ContinuousClock.now - start < .seconds(2))
+        #expect(statistics.stopReason == .engineHung)
+        #expect(sink.ids == ["item-000.png"])
+        #expect(sink.records[0].members["error"]?.objectValue?["kind"] == .string("timeLimitExceeded"))
+    }
+
     @Test func maxErrorsStopsTakingItems() throws {
         let items = syntheticItems(100)
         let engine = ShufflingEngine(failing: Set(items.map(\.id)))
