@@ -74,7 +74,7 @@ public struct EchoEngine: PipelineEngine {
             let words = "\(prepared.description); prompt: \(request.prompt)".split(separator: " ")
             answer = .text(words.prefix(maxTokens).joined(separator: " "))
         case .classify(let labels, _):
-            answer = .label(labels[Int(hash % UInt64(labels.count))], probability: 0.5 + Double(hash % 500) / 1000)
+            answer = .label(labels[Int(hash % UInt64(labels.count))], probability: Double(500 + hash % 500) / 1000)
         case .extract(let fields, _):
             var object: [String: JSONValue] = [:]
             for field in fields {

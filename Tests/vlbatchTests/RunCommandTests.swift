@@ -47,6 +47,18 @@ import Testing
             })
     }
 
+    /// The README's commands on the bundled samples, against golden output. The golden files were made with
+    /// `vlbatch run NAME Samples/Images --model builtin:echo --quiet | sed -E 's/,"timings":\{[^}]*\}//'`.
+    @Test(arguments: ["caption-images", "classify-documents"])
+    func samplesMatchGoldenOutput(pipeline: String) throws {
+        let result = try RunFixture.run(["run", pipeline, "Samples/Images", "--quiet"] + Self.echo)
+        #expect(result.status == 0, "\(result.stderr)")
+        let withoutTimings = result.stdout.replacing(#/,"timings":\{[^}]*\}/#, with: "")
+        let golden = CommandRunner.repositoryRoot.appendingPathComponent(
+            "Tests/vlbatchTests/Golden/run-\(pipeline)-echo.jsonl")
+        #expect(withoutTimings == (try String(contentsOf: golden, encoding: .utf8)))
+    }
+
     @Test func aRerunSkipsDoneItemsAndRetriesErrorsOnRequest() throws {
         let fixture = try RunFixture(images: 10, corrupt: 2)
         defer { fixture.cleanUp() }
