@@ -109,16 +109,18 @@ VL_DEFINE_AVX2_BLOCK(block_avx2_f16, uint16_t, vl_load8_f16)
 #define VL_CPAIR(BLOCK, R, NB)                                                                                       \
     case (R) * 16 + (NB): BLOCK(w, cols, r, R, x + b0 * xs, xs, NB, k0, k1, state[g], y + b0 * ys, ys); break;
 
-// Groups of 3 vectors use 2 rows (12 accumulators + 2 weight + 1 input registers of the 16).
+// Rows per block: 4 for one vector, else 2; groups of 3 vectors use 2 rows (12 accumulators + 2 weight + 1 input
+// registers of the 16).
+#define VL_AVX2_RMAIN(g) ((g) == 1 ? 4 : 2)
 #define VL_AVX2_CASES(B)                                                                                             \
     VL_CPAIR(B, 4, 1) VL_CPAIR(B, 2, 1) VL_CPAIR(B, 2, 2) VL_CPAIR(B, 2, 3) VL_CPAIR(B, 1, 1) VL_CPAIR(B, 1, 2)      \
     VL_CPAIR(B, 1, 3)
 
-VL_DEFINE_CHUNKED_DRIVER(matvec_avx2_f32, VL_AVX2, float, __m256, [2][4][4], 3, VL_AVX2_CHUNKED_RMAIN,
+VL_DEFINE_CHUNKED_DRIVER(matvec_avx2_f32, VL_AVX2, float, float, __m256, [2][4][4], 3, VL_AVX2_RMAIN,
                          VL_AVX2_CASES(block_avx2_f32))
-VL_DEFINE_CHUNKED_DRIVER(matvec_avx2_bf16, VL_AVX2, uint16_t, __m256, [2][4][4], 3, VL_AVX2_CHUNKED_RMAIN,
+VL_DEFINE_CHUNKED_DRIVER(matvec_avx2_bf16, VL_AVX2, uint16_t, float, __m256, [2][4][4], 3, VL_AVX2_RMAIN,
                          VL_AVX2_CASES(block_avx2_bf16))
-VL_DEFINE_CHUNKED_DRIVER(matvec_avx2_f16, VL_AVX2, uint16_t, __m256, [2][4][4], 3, VL_AVX2_CHUNKED_RMAIN,
+VL_DEFINE_CHUNKED_DRIVER(matvec_avx2_f16, VL_AVX2, uint16_t, float, __m256, [2][4][4], 3, VL_AVX2_RMAIN,
                          VL_AVX2_CASES(block_avx2_f16))
 
 // MARK: - AVX-512 (16 lanes = one zmm accumulator per output; up to 8 batch vectors per pass over a row)
@@ -172,16 +174,19 @@ VL_DEFINE_AVX512_BLOCK(block_avx512_f32, float, vl_load16_f32)
 VL_DEFINE_AVX512_BLOCK(block_avx512_bf16, uint16_t, vl_load16_bf16)
 VL_DEFINE_AVX512_BLOCK(block_avx512_f16, uint16_t, vl_load16_f16)
 
+// Rows per block for g vectors (32 registers: up to 4 x 2, 2 x 4 or 1 x 8 accumulators).
+#define VL_AVX512_RMAIN(g) ((g) <= 2 ? 4 : (g) <= 4 ? 2 : 1)
+
 #define VL_AVX512_CASES(B)                                                                                           \
     VL_CPAIR(B, 4, 1) VL_CPAIR(B, 4, 2) VL_CPAIR(B, 2, 1) VL_CPAIR(B, 2, 2) VL_CPAIR(B, 2, 3) VL_CPAIR(B, 2, 4)      \
     VL_CPAIR(B, 1, 1) VL_CPAIR(B, 1, 2) VL_CPAIR(B, 1, 3) VL_CPAIR(B, 1, 4) VL_CPAIR(B, 1, 5) VL_CPAIR(B, 1, 6)      \
     VL_CPAIR(B, 1, 7) VL_CPAIR(B, 1, 8)
 
-VL_DEFINE_CHUNKED_DRIVER(matvec_avx512_f32, VL_AVX512, float, __m512, [4][8], 8, VL_AVX512_RMAIN,
+VL_DEFINE_CHUNKED_DRIVER(matvec_avx512_f32, VL_AVX512, float, float, __m512, [4][8], 8, VL_AVX512_RMAIN,
                          VL_AVX512_CASES(block_avx512_f32))
-VL_DEFINE_CHUNKED_DRIVER(matvec_avx512_bf16, VL_AVX512, uint16_t, __m512, [4][8], 8, VL_AVX512_RMAIN,
+VL_DEFINE_CHUNKED_DRIVER(matvec_avx512_bf16, VL_AVX512, uint16_t, float, __m512, [4][8], 8, VL_AVX512_RMAIN,
                          VL_AVX512_CASES(block_avx512_bf16))
-VL_DEFINE_CHUNKED_DRIVER(matvec_avx512_f16, VL_AVX512, uint16_t, __m512, [4][8], 8, VL_AVX512_RMAIN,
+VL_DEFINE_CHUNKED_DRIVER(matvec_avx512_f16, VL_AVX512, uint16_t, float, __m512, [4][8], 8, VL_AVX512_RMAIN,
                          VL_AVX512_CASES(block_avx512_f16))
 
 // MARK: - Dispatch

@@ -79,14 +79,17 @@ VL_AVX2 VL_INLINE __m256 vl_lane_sums_avx2(__m256i w_abs, __m256i w, const unsig
     return _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
 }
 
-// Rows [r, r + R) times vectors [0, NB); fmt, R and NB are compile-time constants after inlining.
+// Rows [r, r + R) times vectors [0, NB) over the blocks of columns [k, k_end); fmt, R and NB are compile-time
+// constants after inlining. The accumulators enter from `state` (unless k == 0) and leave through it, unless
+// k_end == cols: then the block writes its outputs.
 VL_AVX2 VL_INLINE void block_avx2(const int fmt, const unsigned char *w, size_t cols, size_t r, const int R,
-                                  const unsigned char *xq, size_t xs, const int NB, float *y, size_t ys) {
+                                  const unsigned char *xq, size_t xs, const int NB, size_t k, size_t k_end,
+                                  __m256 state[4][8], float *y, size_t ys) {
     const size_t nblocks = cols / VL_QBLOCK, bb = vl_block_bytes(fmt), row_bytes = nblocks * bb;
     __m256 acc[4][8];
     for (int i = 0; i < R; ++i)
-        for (int b = 0; b < NB; ++b) acc[i][b] = _mm256_setzero_ps();
-    for (size_t j = 0; j < nblocks; ++j) {
+        for (int b = 0; b < NB; ++b) acc[i][b] = k == 0 ? _mm256_setzero_ps() : state[i][b];
+    for (size_t j = k / VL_QBLOCK; j < k_end / VL_QBLOCK; ++j) {
         for (int i = 0; i < R; ++i) {
             const unsigned char *blk = w + (r + i) * row_bytes + j * bb;
             // the same block of the next row block: one row block ahead, whatever the row length
@@ -101,26 +104,33 @@ VL_AVX2 VL_INLINE void block_avx2(const int fmt, const unsigned char *w, size_t 
         }
     }
     for (int i = 0; i < R; ++i)
-        for (int b = 0; b < NB; ++b) y[b * ys + r + i] = vl_reduce8_avx2(acc[i][b]);
+        for (int b = 0; b < NB; ++b) {
+            if (k_end < cols) {
+                state[i][b] = acc[i][b];
+            } else {
+                y[b * ys + r + i] = vl_reduce8_avx2(acc[i][b]);
+            }
+        }
 }
 
-// One `case` of VL_DEFINE_DRIVER (vl_simd.h): R rows by NB vectors of format FMT.
-#define VL_QPAIR(BLOCK, FMT, R, NB)                                                                                  \
+// One `case` of VL_DEFINE_CHUNKED_DRIVER (vl_simd.h): R rows by NB vectors of format FMT.
+#define VL_QPAIR(FMT, R, NB)                                                                                         \
     case (R) * 16 + (NB):                                                                                            \
-        BLOCK(FMT, w, cols, r, R, x + b0 * xs, xs, NB, y + b0 * ys, ys);                                             \
+        block_avx2(FMT, w, cols, r, R, x + b0 * xs, xs, NB, k0, k1, state[g], y + b0 * ys, ys);                  \
         break;
 
-// Rows per block for g vectors: 4 for one vector, 2 for two, else one row shared by up to 8 vectors.
+// Rows per block for g vectors: 4 for one vector, 2 for two, else one row shared by up to 8 vectors (8 accumulators,
+// the weights and their absolute values, and temporaries fill the 16 registers).
 #define VL_QAVX2_RMAIN(g) ((g) == 1 ? 4 : (g) == 2 ? 2 : 1)
 
 #define VL_QAVX2_CASES(F)                                                                                            \
-    VL_QPAIR(block_avx2, F, 4, 1) VL_QPAIR(block_avx2, F, 2, 1) VL_QPAIR(block_avx2, F, 2, 2)                        \
-    VL_QPAIR(block_avx2, F, 1, 1) VL_QPAIR(block_avx2, F, 1, 2) VL_QPAIR(block_avx2, F, 1, 3)                        \
-    VL_QPAIR(block_avx2, F, 1, 4) VL_QPAIR(block_avx2, F, 1, 5) VL_QPAIR(block_avx2, F, 1, 6)                        \
-    VL_QPAIR(block_avx2, F, 1, 7) VL_QPAIR(block_avx2, F, 1, 8)
+    VL_QPAIR(F, 4, 1) VL_QPAIR(F, 2, 1) VL_QPAIR(F, 2, 2) VL_QPAIR(F, 1, 1) VL_QPAIR(F, 1, 2) VL_QPAIR(F, 1, 3)      \
+    VL_QPAIR(F, 1, 4) VL_QPAIR(F, 1, 5) VL_QPAIR(F, 1, 6) VL_QPAIR(F, 1, 7) VL_QPAIR(F, 1, 8)
 
-VL_DEFINE_DRIVER(matvec_avx2_q8, VL_AVX2, unsigned char, unsigned char, 8, VL_QAVX2_RMAIN, VL_QAVX2_CASES(VL_FMT_Q8))
-VL_DEFINE_DRIVER(matvec_avx2_q4, VL_AVX2, unsigned char, unsigned char, 8, VL_QAVX2_RMAIN, VL_QAVX2_CASES(VL_FMT_Q4))
+VL_DEFINE_CHUNKED_DRIVER(matvec_avx2_q8, VL_AVX2, unsigned char, unsigned char, __m256, [4][8], 8,
+                         VL_QAVX2_RMAIN, VL_QAVX2_CASES(VL_FMT_Q8))
+VL_DEFINE_CHUNKED_DRIVER(matvec_avx2_q4, VL_AVX2, unsigned char, unsigned char, __m256, [4][8], 8,
+                         VL_QAVX2_RMAIN, VL_QAVX2_CASES(VL_FMT_Q4))
 
 // MARK: - Dispatch
 

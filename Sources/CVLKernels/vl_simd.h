@@ -86,42 +86,23 @@ VL_AVX512 VL_INLINE float vl_reduce_avx512(__m512 s) {
 VL_AVX512 VL_INLINE __mmask16 vl_mask16(size_t rem) { return (__mmask16)((1u << rem) - 1u); }
 
 // Rows per block for a pass of g batch vectors: fewer rows when more vectors share the registers.
-#define VL_AVX2_RMAIN(g) ((g) == 1 ? 4 : (g) == 2 ? 2 : 1)
-#define VL_AVX2_CHUNKED_RMAIN(g) ((g) == 1 ? 4 : 2)
-#define VL_AVX512_RMAIN(g) ((g) <= 2 ? 4 : (g) <= 4 ? 2 : 1)
-
-// Drives a block function over rows and batch groups; each weight row block is read from memory once, and the
-// batch groups after the first find it in cache. GROUP: vectors per pass; RMAIN(g): rows per block for g
-// vectors; CASES: `case rows * 16 + vectors:` labels calling the block function (VL_QPAIR). WT and XT: the weight and
-// input element types; xs: the input stride, in XT elements, when the block function uses it.
-#define VL_DEFINE_DRIVER(NAME, ATTR, WT, XT, GROUP, RMAIN, CASES)                                                    \
-    ATTR static void NAME(const WT *w, size_t cols, size_t rb, size_t re, const XT *x, size_t xs, size_t batch,      \
-                          float *y, size_t ys) {                                                                     \
-        if (batch == 0) return;                                                                                      \
-        const size_t first = batch < (GROUP) ? batch : (GROUP);                                                      \
-        const size_t rmain = RMAIN(first);                                                                           \
-        for (size_t r = rb; r < re;) {                                                                               \
-            const size_t rows = re - r >= rmain ? rmain : 1;                                                         \
-            for (size_t b0 = 0; b0 < batch; b0 += (GROUP)) {                                                         \
-                const size_t nb = batch - b0 < (GROUP) ? batch - b0 : (GROUP);                                       \
-                switch (rows * 16 + nb) { CASES default: break; }                                                    \
-            }                                                                                                        \
-            r += rows;                                                                                               \
-        }                                                                                                            \
-    }
 
 // Columns per chunk when several batch groups share a row block: the inputs of a pass (VL_PASS_GROUPS * GROUP
-// vectors of VL_MATVEC_CHUNK floats, 9 KB for 9 vectors) then stay in L1 next to the weights, instead of streaming
-// from L2 once per group. A multiple of 16, so chunk boundaries never split the 16 lanes of the summation order.
+// vectors of VL_MATVEC_CHUNK columns, 9 KB for 9 float vectors) then stay in L1 next to the weights, instead of
+// streaming from L2 once per group. A multiple of 32, so chunk boundaries split neither the 16 lanes of the float
+// order nor a quantization block. (Measured on AVX2: chunks help when groups share rows; tiling several row blocks
+// per chunk, or chunking a single group, made things slower.)
 #define VL_MATVEC_CHUNK 256
 #define VL_PASS_GROUPS 3
 
-// VL_DEFINE_DRIVER with column chunks: for each row block, the batch goes in passes of up to VL_PASS_GROUPS groups of
-// GROUP vectors; within a pass the columns go in chunks, and every group runs over a chunk before the next chunk, its
-// accumulators parked in `state[group]` (VEC STATE_DIMS) between chunks. Each element's summation order is unchanged.
-// The block function takes (k0, k1, state[g]); CASES label calls as in VL_DEFINE_DRIVER (VL_CPAIR).
-#define VL_DEFINE_CHUNKED_DRIVER(NAME, ATTR, WT, VEC, STATE_DIMS, GROUP, RMAIN, CASES)                               \
-    ATTR static void NAME(const WT *w, size_t cols, size_t rb, size_t re, const float *x, size_t xs, size_t batch,   \
+// Drives a block function over rows and batch vectors. For each row block (RMAIN(g) rows for groups of g vectors),
+// the batch goes in passes of up to VL_PASS_GROUPS groups of GROUP vectors, so weight rows are read from memory once
+// for up to VL_PASS_GROUPS * GROUP vectors; within a pass of several groups the columns go in chunks, and every group
+// runs over a chunk before the next chunk, its accumulators parked in state[group] (VEC STATE_DIMS) between chunks.
+// Each element's summation order is unchanged. XT: the input element type, xs: the input stride in XT elements. The
+// block function takes (k0, k1, state[g]); CASES: `case rows * 16 + vectors:` labels calling it.
+#define VL_DEFINE_CHUNKED_DRIVER(NAME, ATTR, WT, XT, VEC, STATE_DIMS, GROUP, RMAIN, CASES)                           \
+    ATTR static void NAME(const WT *w, size_t cols, size_t rb, size_t re, const XT *x, size_t xs, size_t batch,      \
                           float *y, size_t ys) {                                                                     \
         if (batch == 0) return;                                                                                      \
         const size_t pass = (GROUP) * VL_PASS_GROUPS;                                                                \
