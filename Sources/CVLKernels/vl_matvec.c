@@ -41,12 +41,6 @@ VL_DEFINE_SCALAR(matvec_scalar_f16, uint16_t, vl_f16_value)
 
 // MARK: - AVX2 + FMA (16 lanes = two ymm accumulators per output; up to 4 batch vectors per pass over a row)
 
-VL_AVX2 VL_INLINE __m256 vl_load8_f32(const float *p) { return _mm256_loadu_ps(p); }
-VL_AVX2 VL_INLINE __m256 vl_load8_bf16(const uint16_t *p) {
-    const __m256i h = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
-    return _mm256_castsi256_ps(_mm256_slli_epi32(h, 16));
-}
-VL_AVX2 VL_INLINE __m256 vl_load8_f16(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
 
 // One block: rows [r, r + R) times batch vectors [0, NB) over columns [k, k_end); R and NB are compile-time constants
 // after inlining. The accumulators enter from `state` (unless k == 0) and leave through it, unless k_end == cols: then

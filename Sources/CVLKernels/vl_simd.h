@@ -49,6 +49,14 @@ static inline float vl_reduce16(const float s[16]) {
     return v[0] + v[1];
 }
 
+/// 8 consecutive weights as floats, exactly (bf16 by a shift, f16 by F16C).
+VL_AVX2 VL_INLINE __m256 vl_load8_f32(const float *p) { return _mm256_loadu_ps(p); }
+VL_AVX2 VL_INLINE __m256 vl_load8_bf16(const uint16_t *p) {
+    const __m256i h = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(h, 16));
+}
+VL_AVX2 VL_INLINE __m256 vl_load8_f16(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
+
 /// The halving tree over 8 lane sums: 8 -> 4 -> 2 -> 1 (the quantized products' order, vl_quant.h).
 static inline float vl_reduce8(const float s[8]) {
     float u[4], v[2];
