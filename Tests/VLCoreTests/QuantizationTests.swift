@@ -127,6 +127,7 @@ struct QuantizationTests {
             errors[format] = QuantizedMatrix.relativeRMSError(original: weights, approximation: matrix.dequantized())
         }
         #expect(errors[.bf16]! < 0.003)
+        #expect(errors[.f16]! < 0.0004)
         #expect(errors[.q8]! < 0.008)
         #expect(errors[.q4]! < 0.14)
     }
