@@ -28,6 +28,11 @@ static float dot_scalar(const float *a, const float *b, size_t n) {
     return vl_reduce16(s);
 }
 
+/// dot_scalar of a with the 4 rows b, b + bs, b + 2 bs, b + 3 bs.
+static void dot4_scalar(const float *a, const float *b, size_t bs, size_t n, float out[4]) {
+    for (int r = 0; r < 4; ++r) out[r] = dot_scalar(a, b + r * bs, n);
+}
+
 VL_INLINE void scale_tail(float *acc, float c, size_t from, size_t n) {
     for (size_t d = from; d < n; ++d) acc[d] = acc[d] * c;
 }
@@ -41,7 +46,10 @@ VL_INLINE void div_tail(float *out, const float *acc, float l, size_t from, size
 }
 
 static void scale_scalar(float *acc, float c, size_t n) { scale_tail(acc, c, 0, n); }
-static void axpy_scalar(float *acc, float p, const float *v, size_t n) { axpy_tail(acc, p, v, 0, n); }
+// acc[d] += p[j] v_j[d] for the keys j < nkeys of a tile in order (v_j = v + j * ks), one element at a time.
+static void axpy_tile_scalar(float *acc, const float *p, const float *v, size_t ks, size_t nkeys, size_t n) {
+    for (size_t j = 0; j < nkeys; ++j) axpy_tail(acc, p[j], v + j * ks, 0, n);
+}
 static void div_scalar(float *out, const float *acc, float l, size_t n) { div_tail(out, acc, l, 0, n); }
 
 // MARK: - AVX2 primitives (16 lanes = two ymm accumulators)
@@ -71,6 +79,31 @@ VL_AVX2 VL_INLINE float dot_avx2(const float *a, const float *b, size_t n) {
     return vl_reduce_avx2(lo, hi);
 }
 
+// dot_avx2 of a with 4 rows at once: four independent accumulator pairs hide the FMA latency that one dot's chain
+// exposes (each score is still summed in the 16-lane order).
+VL_AVX2 VL_INLINE void dot4_avx2(const float *a, const float *b, size_t bs, size_t n, float out[4]) {
+    __m256 lo[4], hi[4];
+    for (int r = 0; r < 4; ++r) lo[r] = hi[r] = _mm256_setzero_ps();
+    size_t k = 0;
+    for (; k + 16 <= n; k += 16) {
+        const __m256 a0 = _mm256_loadu_ps(a + k), a1 = _mm256_loadu_ps(a + k + 8);
+        for (int r = 0; r < 4; ++r) {
+            lo[r] = _mm256_fmadd_ps(a0, _mm256_loadu_ps(b + r * bs + k), lo[r]);
+            hi[r] = _mm256_fmadd_ps(a1, _mm256_loadu_ps(b + r * bs + k + 8), hi[r]);
+        }
+    }
+    if (k < n) {
+        __m256i m0, m1;
+        att_tail_masks_avx2(n - k, &m0, &m1);
+        const __m256 a0 = _mm256_maskload_ps(a + k, m0), a1 = _mm256_maskload_ps(a + k + 8, m1);
+        for (int r = 0; r < 4; ++r) {
+            lo[r] = _mm256_fmadd_ps(a0, _mm256_maskload_ps(b + r * bs + k, m0), lo[r]);
+            hi[r] = _mm256_fmadd_ps(a1, _mm256_maskload_ps(b + r * bs + k + 8, m1), hi[r]);
+        }
+    }
+    for (int r = 0; r < 4; ++r) out[r] = vl_reduce_avx2(lo[r], hi[r]);
+}
+
 VL_AVX2 VL_INLINE void scale_avx2(float *acc, float c, size_t n) {
     const __m256 vc = _mm256_set1_ps(c);
     size_t d = 0;
@@ -78,12 +111,26 @@ VL_AVX2 VL_INLINE void scale_avx2(float *acc, float c, size_t n) {
     scale_tail(acc, c, d, n);
 }
 
-VL_AVX2 VL_INLINE void axpy_avx2(float *acc, float p, const float *v, size_t n) {
-    const __m256 vp = _mm256_set1_ps(p);
-    size_t d = 0;
-    for (; d + 8 <= n; d += 8)
-        _mm256_storeu_ps(acc + d, _mm256_fmadd_ps(vp, _mm256_loadu_ps(v + d), _mm256_loadu_ps(acc + d)));
-    axpy_tail(acc, p, v, d, n);
+// axpy_tile_scalar with the accumulators in registers for the whole tile, 64 elements (8 ymm) at a time: each
+// element still receives its keys' terms in key order, and acc is loaded and stored once per tile, not per key.
+VL_AVX2 VL_INLINE void axpy_tile_avx2(float *acc, const float *p, const float *v, size_t ks, size_t nkeys, size_t n) {
+    size_t d0 = 0;
+    for (; d0 + 64 <= n; d0 += 64) {
+        __m256 a[8];
+        for (int r = 0; r < 8; ++r) a[r] = _mm256_loadu_ps(acc + d0 + 8 * r);
+        for (size_t j = 0; j < nkeys; ++j) {
+            const __m256 vp = _mm256_set1_ps(p[j]);
+            for (int r = 0; r < 8; ++r) a[r] = _mm256_fmadd_ps(vp, _mm256_loadu_ps(v + j * ks + d0 + 8 * r), a[r]);
+        }
+        for (int r = 0; r < 8; ++r) _mm256_storeu_ps(acc + d0 + 8 * r, a[r]);
+    }
+    for (; d0 + 8 <= n; d0 += 8) {
+        __m256 a = _mm256_loadu_ps(acc + d0);
+        for (size_t j = 0; j < nkeys; ++j) a = _mm256_fmadd_ps(_mm256_set1_ps(p[j]), _mm256_loadu_ps(v + j * ks + d0), a);
+        _mm256_storeu_ps(acc + d0, a);
+    }
+    if (d0 < n)
+        for (size_t j = 0; j < nkeys; ++j) axpy_tail(acc, p[j], v + j * ks, d0, n);
 }
 
 VL_AVX2 VL_INLINE void div_avx2(float *out, const float *acc, float l, size_t n) {
@@ -106,6 +153,23 @@ VL_AVX512 VL_INLINE float dot_avx512(const float *a, const float *b, size_t n) {
     return vl_reduce_avx512(s);
 }
 
+// dot_avx512 of a with 4 rows at once (see dot4_avx2).
+VL_AVX512 VL_INLINE void dot4_avx512(const float *a, const float *b, size_t bs, size_t n, float out[4]) {
+    __m512 acc[4];
+    for (int r = 0; r < 4; ++r) acc[r] = _mm512_setzero_ps();
+    size_t k = 0;
+    for (; k + 16 <= n; k += 16) {
+        const __m512 av = _mm512_loadu_ps(a + k);
+        for (int r = 0; r < 4; ++r) acc[r] = _mm512_fmadd_ps(av, _mm512_loadu_ps(b + r * bs + k), acc[r]);
+    }
+    if (k < n) {
+        const __mmask16 m = vl_mask16(n - k);
+        const __m512 av = _mm512_maskz_loadu_ps(m, a + k);
+        for (int r = 0; r < 4; ++r) acc[r] = _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(m, b + r * bs + k), acc[r]);
+    }
+    for (int r = 0; r < 4; ++r) out[r] = vl_reduce_avx512(acc[r]);
+}
+
 VL_AVX512 VL_INLINE void scale_avx512(float *acc, float c, size_t n) {
     const __m512 vc = _mm512_set1_ps(c);
     size_t d = 0;
@@ -113,12 +177,26 @@ VL_AVX512 VL_INLINE void scale_avx512(float *acc, float c, size_t n) {
     scale_tail(acc, c, d, n);
 }
 
-VL_AVX512 VL_INLINE void axpy_avx512(float *acc, float p, const float *v, size_t n) {
-    const __m512 vp = _mm512_set1_ps(p);
-    size_t d = 0;
-    for (; d + 16 <= n; d += 16)
-        _mm512_storeu_ps(acc + d, _mm512_fmadd_ps(vp, _mm512_loadu_ps(v + d), _mm512_loadu_ps(acc + d)));
-    axpy_tail(acc, p, v, d, n);
+// axpy_tile_avx2 with 16-lane registers: 128 elements (8 zmm) at a time.
+VL_AVX512 VL_INLINE void axpy_tile_avx512(float *acc, const float *p, const float *v, size_t ks, size_t nkeys,
+                                          size_t n) {
+    size_t d0 = 0;
+    for (; d0 + 128 <= n; d0 += 128) {
+        __m512 a[8];
+        for (int r = 0; r < 8; ++r) a[r] = _mm512_loadu_ps(acc + d0 + 16 * r);
+        for (size_t j = 0; j < nkeys; ++j) {
+            const __m512 vp = _mm512_set1_ps(p[j]);
+            for (int r = 0; r < 8; ++r) a[r] = _mm512_fmadd_ps(vp, _mm512_loadu_ps(v + j * ks + d0 + 16 * r), a[r]);
+        }
+        for (int r = 0; r < 8; ++r) _mm512_storeu_ps(acc + d0 + 16 * r, a[r]);
+    }
+    for (; d0 + 16 <= n; d0 += 16) {
+        __m512 a = _mm512_loadu_ps(acc + d0);
+        for (size_t j = 0; j < nkeys; ++j) a = _mm512_fmadd_ps(_mm512_set1_ps(p[j]), _mm512_loadu_ps(v + j * ks + d0), a);
+        _mm512_storeu_ps(acc + d0, a);
+    }
+    if (d0 < n)
+        for (size_t j = 0; j < nkeys; ++j) axpy_tail(acc, p[j], v + j * ks, d0, n);
 }
 
 VL_AVX512 VL_INLINE void div_avx512(float *out, const float *acc, float l, size_t n) {
@@ -133,7 +211,7 @@ VL_AVX512 VL_INLINE void div_avx512(float *out, const float *acc, float l, size_
 // For each head in [hb, he) and each block of up to VL_ATT_QBLOCK queries: walk the key tiles up to the block's
 // furthest visible key; each query of the block consumes the tile (its visible part) completely before the next
 // query does, in the order of vl_attention.h. Scratch: scores [VL_ATT_TILE], then acc [VL_ATT_QBLOCK, hd].
-#define VL_DEFINE_ATTENTION(NAME, ATTR, DOT, SCALE, AXPY, DIV)                                                       \
+#define VL_DEFINE_ATTENTION(NAME, ATTR, DOT, DOT4, SCALE, AXPY_TILE, DIV)                                                       \
     ATTR static void NAME(const float *q, const float *k, const float *v, float *out, size_t tq, size_t tk,          \
                           size_t heads, size_t kv_heads, size_t hd, float scale, int causal, size_t q_start,         \
                           size_t hb, size_t he, float *scratch) {                                                    \
@@ -163,8 +241,11 @@ VL_AVX512 VL_INLINE void div_avx512(float *out, const float *acc, float l, size_
                         const float *qi = q + (i0 + b) * qs + h * hd;                                                \
                         float *a = acc + b * hd;                                                                     \
                         float t = -INFINITY;                                                                         \
-                        for (size_t j = j0; j < je; ++j) {                                                           \
-                            const float s = DOT(qi, kh + j * ks, hd) * scale;                                        \
+                        size_t j = j0;                                                                               \
+                        for (; j + 4 <= je; j += 4) DOT4(qi, kh + j * ks, ks, hd, scores + (j - j0));               \
+                        for (; j < je; ++j) scores[j - j0] = DOT(qi, kh + j * ks, hd);                               \
+                        for (j = j0; j < je; ++j) {                                                                  \
+                            const float s = scores[j - j0] * scale;                                                  \
                             scores[j - j0] = s;                                                                      \
                             t = s > t ? s : t;                                                                       \
                         }                                                                                            \
@@ -174,11 +255,12 @@ VL_AVX512 VL_INLINE void div_avx512(float *out, const float *acc, float l, size_
                             SCALE(a, c, hd);                                                                         \
                             m[b] = t;                                                                                \
                         }                                                                                            \
-                        for (size_t j = j0; j < je; ++j) {                                                           \
+                        for (size_t j = j0; j < je; ++j) { /* the scores become the weights p_j */                   \
                             const float p = expf(scores[j - j0] - m[b]);                                             \
+                            scores[j - j0] = p;                                                                      \
                             l[b] = l[b] + p;                                                                         \
-                            AXPY(a, p, vh + j * ks, hd);                                                             \
                         }                                                                                            \
+                        AXPY_TILE(a, scores, vh + j0 * ks, ks, je - j0, hd);                                         \
                     }                                                                                                \
                 }                                                                                                    \
                 for (size_t b = 0; b < nq; ++b) DIV(out + (i0 + b) * qs + h * hd, acc + b * hd, l[b], hd);           \
@@ -186,9 +268,9 @@ VL_AVX512 VL_INLINE void div_avx512(float *out, const float *acc, float l, size_
         }                                                                                                            \
     }
 
-VL_DEFINE_ATTENTION(attention_scalar, , dot_scalar, scale_scalar, axpy_scalar, div_scalar)
-VL_DEFINE_ATTENTION(attention_avx2, VL_AVX2, dot_avx2, scale_avx2, axpy_avx2, div_avx2)
-VL_DEFINE_ATTENTION(attention_avx512, VL_AVX512, dot_avx512, scale_avx512, axpy_avx512, div_avx512)
+VL_DEFINE_ATTENTION(attention_scalar, , dot_scalar, dot4_scalar, scale_scalar, axpy_tile_scalar, div_scalar)
+VL_DEFINE_ATTENTION(attention_avx2, VL_AVX2, dot_avx2, dot4_avx2, scale_avx2, axpy_tile_avx2, div_avx2)
+VL_DEFINE_ATTENTION(attention_avx512, VL_AVX512, dot_avx512, dot4_avx512, scale_avx512, axpy_tile_avx512, div_avx512)
 
 void vl_attention(vl_isa isa, const float *q, const float *k, const float *v, float *out, size_t tq, size_t tk,
                   size_t heads, size_t kv_heads, size_t head_dim, float scale, vl_attention_mode mode, size_t q_start,
