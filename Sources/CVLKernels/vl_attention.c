@@ -46,6 +46,11 @@ VL_INLINE void div_tail(float *out, const float *acc, float l, size_t from, size
 }
 
 static void scale_scalar(float *acc, float c, size_t n) { scale_tail(acc, c, 0, n); }
+/// s[j] = exp(s[j] - m) for j < n (vl_exp of vl_simd.h: the vector forms give the same bits).
+static void exp_tile_scalar(float *s, float m, size_t n) {
+    for (size_t j = 0; j < n; ++j) s[j] = vl_exp_scalar(s[j] - m);
+}
+
 // acc[d] += p[j] v_j[d] for the keys j < nkeys of a tile in order (v_j = v + j * ks), one element at a time.
 static void axpy_tile_scalar(float *acc, const float *p, const float *v, size_t ks, size_t nkeys, size_t n) {
     for (size_t j = 0; j < nkeys; ++j) axpy_tail(acc, p[j], v + j * ks, 0, n);
@@ -102,6 +107,13 @@ VL_AVX2 VL_INLINE void dot4_avx2(const float *a, const float *b, size_t bs, size
         }
     }
     for (int r = 0; r < 4; ++r) out[r] = vl_reduce_avx2(lo[r], hi[r]);
+}
+
+VL_AVX2 VL_INLINE void exp_tile_avx2(float *s, float m, size_t n) {
+    const __m256 mv = _mm256_set1_ps(m);
+    size_t j = 0;
+    for (; j + 8 <= n; j += 8) _mm256_storeu_ps(s + j, vl_exp_avx2(_mm256_sub_ps(_mm256_loadu_ps(s + j), mv)));
+    exp_tile_scalar(s + j, m, n - j);
 }
 
 VL_AVX2 VL_INLINE void scale_avx2(float *acc, float c, size_t n) {
@@ -211,7 +223,7 @@ VL_AVX512 VL_INLINE void div_avx512(float *out, const float *acc, float l, size_
 // For each head in [hb, he) and each block of up to VL_ATT_QBLOCK queries: walk the key tiles up to the block's
 // furthest visible key; each query of the block consumes the tile (its visible part) completely before the next
 // query does, in the order of vl_attention.h. Scratch: scores [VL_ATT_TILE], then acc [VL_ATT_QBLOCK, hd].
-#define VL_DEFINE_ATTENTION(NAME, ATTR, DOT, DOT4, SCALE, AXPY_TILE, DIV)                                                       \
+#define VL_DEFINE_ATTENTION(NAME, ATTR, DOT, DOT4, SCALE, EXP_TILE, AXPY_TILE, DIV)                                                       \
     ATTR static void NAME(const float *q, const float *k, const float *v, float *out, size_t tq, size_t tk,          \
                           size_t heads, size_t kv_heads, size_t hd, float scale, int causal, size_t q_start,         \
                           size_t hb, size_t he, float *scratch) {                                                    \
@@ -250,16 +262,13 @@ VL_AVX512 VL_INLINE void div_avx512(float *out, const float *acc, float l, size_
                             t = s > t ? s : t;                                                                       \
                         }                                                                                            \
                         if (t > m[b]) {                                                                              \
-                            const float c = expf(m[b] - t); /* 0 on the first tile (m = -inf) */                     \
+                            const float c = vl_exp_scalar(m[b] - t); /* 0 on the first tile (m = -inf) */            \
                             l[b] = l[b] * c;                                                                         \
                             SCALE(a, c, hd);                                                                         \
                             m[b] = t;                                                                                \
                         }                                                                                            \
-                        for (size_t j = j0; j < je; ++j) { /* the scores become the weights p_j */                   \
-                            const float p = expf(scores[j - j0] - m[b]);                                             \
-                            scores[j - j0] = p;                                                                      \
-                            l[b] = l[b] + p;                                                                         \
-                        }                                                                                            \
+                        EXP_TILE(scores, m[b], je - j0); /* the scores become the weights p_j */                     \
+                        for (size_t j = j0; j < je; ++j) l[b] = l[b] + scores[j - j0];                               \
                         AXPY_TILE(a, scores, vh + j0 * ks, ks, je - j0, hd);                                         \
                     }                                                                                                \
                 }                                                                                                    \
@@ -268,9 +277,9 @@ VL_AVX512 VL_INLINE void div_avx512(float *out, const float *acc, float l, size_
         }                                                                                                            \
     }
 
-VL_DEFINE_ATTENTION(attention_scalar, , dot_scalar, dot4_scalar, scale_scalar, axpy_tile_scalar, div_scalar)
-VL_DEFINE_ATTENTION(attention_avx2, VL_AVX2, dot_avx2, dot4_avx2, scale_avx2, axpy_tile_avx2, div_avx2)
-VL_DEFINE_ATTENTION(attention_avx512, VL_AVX512, dot_avx512, dot4_avx512, scale_avx512, axpy_tile_avx512, div_avx512)
+VL_DEFINE_ATTENTION(attention_scalar, , dot_scalar, dot4_scalar, scale_scalar, exp_tile_scalar, axpy_tile_scalar, div_scalar)
+VL_DEFINE_ATTENTION(attention_avx2, VL_AVX2, dot_avx2, dot4_avx2, scale_avx2, exp_tile_avx2, axpy_tile_avx2, div_avx2)
+VL_DEFINE_ATTENTION(attention_avx512, VL_AVX512, dot_avx512, dot4_avx512, scale_avx512, exp_tile_avx2, axpy_tile_avx512, div_avx512)
 
 void vl_attention(vl_isa isa, const float *q, const float *k, const float *v, float *out, size_t tq, size_t tk,
                   size_t heads, size_t kv_heads, size_t head_dim, float scale, vl_attention_mode mode, size_t q_start,

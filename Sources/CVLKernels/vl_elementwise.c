@@ -71,30 +71,48 @@ static void layer_norm_scalar(const float *x, const float *w, const float *b, fl
     }
 }
 
-static inline float vl_silu(float x) { return x / (1.0f + expf(-x)); }
+// The activations built on vl_exp (vl_simd.h), written once as a sequence of single IEEE operations that the vector
+// forms below repeat lane by lane. GELU-tanh uses 0.5 x (1 + tanh(u)) = x / (1 + exp(-2u)), which has no cancellation.
+#define VL_QUICK_GELU_SCALE -1.702f
+#define VL_GELU_TANH_SCALE -1.5957691216057308f /* -2 sqrt(2 / pi) */
+#define VL_GELU_TANH_CUBIC 0.044715f
+
+static inline float vl_silu(float x) { return x / (1.0f + vl_exp_scalar(-x)); }
+
+static inline float vl_gelu_tanh(float x) {
+    float t = x * x;
+    t = t * x;
+    t = t * VL_GELU_TANH_CUBIC;
+    t = t + x;
+    t = t * VL_GELU_TANH_SCALE;
+    return x / (1.0f + vl_exp_scalar(t));
+}
+
+static inline float vl_quick_gelu(float x) { return x / (1.0f + vl_exp_scalar(VL_QUICK_GELU_SCALE * x)); }
 
 static float vl_activation_value(vl_activation act, float x) {
     switch (act) {
     case VL_ACT_SILU: return vl_silu(x);
-    case VL_ACT_GELU_ERF: return 0.5f * x * (1.0f + erff(x * 0.70710678118654752440f));
-    case VL_ACT_GELU_TANH: {
-        const float inner = 0.79788456080286535588f * (x + 0.044715f * x * x * x);
-        return 0.5f * x * (1.0f + tanhf(inner));
-    }
-    case VL_ACT_QUICK_GELU: return x / (1.0f + expf(-1.702f * x));
+    case VL_ACT_GELU_ERF: return 0.5f * x * (1.0f + erff(x * 0.70710678118654752440f));  // libm on every ISA
+    case VL_ACT_GELU_TANH: return vl_gelu_tanh(x);
+    case VL_ACT_QUICK_GELU: return vl_quick_gelu(x);
     }
     return x;
 }
 
-/// Max and the exponentials of softmax, shared by every ISA (libm expf). Returns nothing; x[k] = expf(x[k] - max).
-static void softmax_exp(float *x, size_t n) {
+/// The max of softmax (max is exact, so every ISA may take it in any order).
+static float softmax_max(const float *x, size_t n) {
     float m = x[0];
     for (size_t k = 1; k < n; ++k) m = x[k] > m ? x[k] : m;
-    for (size_t k = 0; k < n; ++k) x[k] = expf(x[k] - m);
+    return m;
+}
+
+static void exp_shifted_scalar(const float *x, float shift, float *out, size_t n) {
+    for (size_t k = 0; k < n; ++k) out[k] = vl_exp_scalar(x[k] - shift);
 }
 
 static void softmax_scalar(float *x, size_t n) {
-    softmax_exp(x, n);
+    exp_shifted_scalar(x, softmax_max(x, n), x, n);
     const float s = sum_scalar(x, n);
     for (size_t k = 0; k < n; ++k) x[k] = x[k] / s;
 }
@@ -197,8 +215,60 @@ VL_AVX2 static void layer_norm_avx2(const float *x, const float *w, const float 
     }
 }
 
+// The exp-based kernels, 8 lanes at a time with the scalar code for the tail (the same operations, so the same bits).
+VL_AVX2 VL_INLINE __m256 vl_silu_avx2(__m256 x) {
+    const __m256 e = vl_exp_avx2(_mm256_xor_ps(x, _mm256_set1_ps(-0.0f)));
+    return _mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.0f), e));
+}
+
+VL_AVX2 VL_INLINE __m256 vl_gelu_tanh_avx2(__m256 x) {
+    __m256 t = _mm256_mul_ps(x, x);
+    t = _mm256_mul_ps(t, x);
+    t = _mm256_mul_ps(t, _mm256_set1_ps(VL_GELU_TANH_CUBIC));
+    t = _mm256_add_ps(t, x);
+    t = _mm256_mul_ps(t, _mm256_set1_ps(VL_GELU_TANH_SCALE));
+    return _mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.0f), vl_exp_avx2(t)));
+}
+
+VL_AVX2 VL_INLINE __m256 vl_quick_gelu_avx2(__m256 x) {
+    const __m256 e = vl_exp_avx2(_mm256_mul_ps(_mm256_set1_ps(VL_QUICK_GELU_SCALE), x));
+    return _mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.0f), e));
+}
+
+// out[i] = F(x[i]) for the vector form F and scalar form SCALAR_F.
+#define VL_MAP_AVX2(F, SCALAR_F)                                                                                     \
+    do {                                                                                                             \
+        size_t i = 0;                                                                                                \
+        for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, F(_mm256_loadu_ps(x + i)));                            \
+        for (; i < n; ++i) out[i] = SCALAR_F(x[i]);                                                                  \
+    } while (0)
+
+VL_AVX2 static void activate_avx2(vl_activation act, const float *x, float *out, size_t n) {
+    switch (act) {
+    case VL_ACT_SILU: VL_MAP_AVX2(vl_silu_avx2, vl_silu); break;
+    case VL_ACT_GELU_TANH: VL_MAP_AVX2(vl_gelu_tanh_avx2, vl_gelu_tanh); break;
+    case VL_ACT_QUICK_GELU: VL_MAP_AVX2(vl_quick_gelu_avx2, vl_quick_gelu); break;
+    case VL_ACT_GELU_ERF: for (size_t i = 0; i < n; ++i) out[i] = vl_activation_value(act, x[i]); break;
+    }
+}
+
+VL_AVX2 static void swiglu_avx2(const float *gate, const float *up, float *out, size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(out + i, _mm256_mul_ps(vl_silu_avx2(_mm256_loadu_ps(gate + i)), _mm256_loadu_ps(up + i)));
+    for (; i < n; ++i) out[i] = vl_silu(gate[i]) * up[i];
+}
+
+// out[i] = exp(x[i] - shift).
+VL_AVX2 static void exp_shifted_avx2(const float *x, float shift, float *out, size_t n) {
+    const __m256 sv = _mm256_set1_ps(shift);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, vl_exp_avx2(_mm256_sub_ps(_mm256_loadu_ps(x + i), sv)));
+    for (; i < n; ++i) out[i] = vl_exp_scalar(x[i] - shift);
+}
+
 VL_AVX2 static void softmax_avx2(float *x, size_t n) {
-    softmax_exp(x, n);
+    exp_shifted_avx2(x, softmax_max(x, n), x, n);
     const float s = sum_avx2(x, n);
     const __m256 sv = _mm256_set1_ps(s);
     size_t k = 0;
@@ -290,7 +360,7 @@ VL_AVX512 static void layer_norm_avx512(const float *x, const float *w, const fl
 }
 
 VL_AVX512 static void softmax_avx512(float *x, size_t n) {
-    softmax_exp(x, n);
+    exp_shifted_avx2(x, softmax_max(x, n), x, n);
     const __m512 sv = _mm512_set1_ps(sum_avx512(x, n));
     for (size_t k = 0; k < n; k += 16) {
         const __mmask16 m = n - k >= 16 ? (__mmask16)0xFFFF : vl_mask16(n - k);
@@ -338,13 +408,31 @@ void vl_layer_norm(vl_isa isa, const float *x, const float *weight, const float 
 }
 
 void vl_activate(vl_isa isa, vl_activation act, const float *x, float *out, size_t n) {
-    (void)isa;  // libm, one element at a time, on every ISA (see the header)
-    for (size_t i = 0; i < n; ++i) out[i] = vl_activation_value(act, x[i]);
+    switch (vl_isa_supported(isa)) {
+    case VL_ISA_AVX512: /* the AVX2 code (see vl_simd.h) */
+    case VL_ISA_AVX2: activate_avx2(act, x, out, n); break;
+    default:
+        for (size_t i = 0; i < n; ++i) out[i] = vl_activation_value(act, x[i]);
+        break;
+    }
 }
 
 void vl_swiglu(vl_isa isa, const float *gate, const float *up, float *out, size_t n) {
-    (void)isa;  // libm expf on every ISA; the multiply is one IEEE operation either way
-    for (size_t i = 0; i < n; ++i) out[i] = vl_silu(gate[i]) * up[i];
+    switch (vl_isa_supported(isa)) {
+    case VL_ISA_AVX512: /* the AVX2 code (see vl_simd.h) */
+    case VL_ISA_AVX2: swiglu_avx2(gate, up, out, n); break;
+    default:
+        for (size_t i = 0; i < n; ++i) out[i] = vl_silu(gate[i]) * up[i];
+        break;
+    }
+}
+
+void vl_exp(vl_isa isa, const float *x, float *out, size_t n) {
+    switch (vl_isa_supported(isa)) {
+    case VL_ISA_AVX512: /* the AVX2 code (see vl_simd.h) */
+    case VL_ISA_AVX2: exp_shifted_avx2(x, 0.0f, out, n); break;
+    default: exp_shifted_scalar(x, 0.0f, out, n); break;
+    }
 }
 
 void vl_softmax(vl_isa isa, float *x, size_t n) {

@@ -40,6 +40,73 @@ static inline float vl_f16_value(uint16_t h) {
     return f;
 }
 
+// exp(x) in float by one fixed sequence of IEEE operations, the same in the scalar and AVX2 forms below (AVX-512 code
+// uses the AVX2 form: exponentials are not where its wider registers pay), so every ISA gives the same bits (vl_exp in vl_elementwise.h states the contract): Cody-Waite reduction
+// x = n ln2 + r with n = rint(x log2 e), Cephes' degree-5 polynomial for e^r on |r| <= ln2 / 2, and the scaling by
+// 2^n done as two exact halves (2^floor(n/2) then 2^(n - floor(n/2))) so that results near overflow and in the
+// subnormal range are rounded once, like any other.
+#define VL_EXP_HI 88.72283935546875f  /* above: +inf (exp overflows) */
+#define VL_EXP_LO -103.97208404541016f /* below: +0 (exp is under half the smallest subnormal) */
+#define VL_EXP_LOG2E 1.44269504088896341f
+#define VL_EXP_C1 0.693359375f     /* ln 2, high part (exact in few bits, so n * C1 is exact) */
+#define VL_EXP_C2 -2.12194440e-4f  /* ln 2 - C1 */
+#define VL_EXP_P0 1.9875691500e-4f
+#define VL_EXP_P1 1.3981999507e-3f
+#define VL_EXP_P2 8.3334519073e-3f
+#define VL_EXP_P3 4.1665795894e-2f
+#define VL_EXP_P4 1.6666665459e-1f
+#define VL_EXP_P5 5.0000001201e-1f
+
+static inline float vl_pow2_scalar(float n) {  // 2^n for an integer n in [-126, 127], exactly
+    const int32_t bits = ((int32_t)n + 127) << 23;
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+static inline float vl_exp_scalar(float x) {
+    if (x != x) return x;
+    if (x > VL_EXP_HI) return INFINITY;
+    if (x < VL_EXP_LO) return 0.0f;
+    const float n = rintf(x * VL_EXP_LOG2E);
+    float r = fmaf(n, -VL_EXP_C1, x);
+    r = fmaf(n, -VL_EXP_C2, r);
+    float p = fmaf(VL_EXP_P0, r, VL_EXP_P1);
+    p = fmaf(p, r, VL_EXP_P2);
+    p = fmaf(p, r, VL_EXP_P3);
+    p = fmaf(p, r, VL_EXP_P4);
+    p = fmaf(p, r, VL_EXP_P5);
+    const float r2 = r * r;
+    float y = fmaf(p, r2, r);
+    y = y + 1.0f;
+    const float n1 = floorf(n * 0.5f);
+    const float scaled = y * vl_pow2_scalar(n1);
+    return scaled * vl_pow2_scalar(n - n1);
+}
+
+VL_AVX2 VL_INLINE __m256 vl_pow2_avx2(__m256 n) {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvttps_epi32(n), _mm256_set1_epi32(127)), 23));
+}
+
+VL_AVX2 VL_INLINE __m256 vl_exp_avx2(__m256 x) {
+    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(VL_EXP_LOG2E)),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fmadd_ps(n, _mm256_set1_ps(-VL_EXP_C1), x);
+    r = _mm256_fmadd_ps(n, _mm256_set1_ps(-VL_EXP_C2), r);
+    __m256 p = _mm256_fmadd_ps(_mm256_set1_ps(VL_EXP_P0), r, _mm256_set1_ps(VL_EXP_P1));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(VL_EXP_P2));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(VL_EXP_P3));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(VL_EXP_P4));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(VL_EXP_P5));
+    __m256 y = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r);
+    y = _mm256_add_ps(y, _mm256_set1_ps(1.0f));
+    const __m256 n1 = _mm256_floor_ps(_mm256_mul_ps(n, _mm256_set1_ps(0.5f)));
+    __m256 e = _mm256_mul_ps(_mm256_mul_ps(y, vl_pow2_avx2(n1)), vl_pow2_avx2(_mm256_sub_ps(n, n1)));
+    e = _mm256_blendv_ps(e, _mm256_set1_ps(INFINITY), _mm256_cmp_ps(x, _mm256_set1_ps(VL_EXP_HI), _CMP_GT_OQ));
+    e = _mm256_blendv_ps(e, _mm256_setzero_ps(), _mm256_cmp_ps(x, _mm256_set1_ps(VL_EXP_LO), _CMP_LT_OQ));
+    return _mm256_blendv_ps(e, x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));  // NaN stays NaN
+}
+
 /// The halving tree of vl_kernels.h over 16 lane sums: 16 -> 8 -> 4 -> 2 -> 1.
 static inline float vl_reduce16(const float s[16]) {
     float t[8], u[4], v[2];

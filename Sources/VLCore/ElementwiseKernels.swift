@@ -76,6 +76,17 @@ extension Kernels {
             epsilon)
     }
 
+    /// `output[i] = exp(input[i])`, within 1 ulp where the result is a normal float, with the same bits on every
+    /// instruction set (`vl_exp` in `vl_elementwise.h`); `output` may be the same memory as `input`.
+    public static func exp(
+        _ input: UnsafeBufferPointer<Float>, into output: UnsafeMutableBufferPointer<Float>,
+        isa: InstructionSet = .active
+    ) {
+        precondition(output.count >= input.count, "output is shorter than input")
+        guard let x = input.baseAddress, let out = output.baseAddress else { return }
+        vl_exp(isa.cValue, x, out, input.count)
+    }
+
     /// `output[i] = activation(input[i])`; `output` may be the same memory as `input`.
     public static func activate(
         _ activation: Activation, _ input: UnsafeBufferPointer<Float>, into output: UnsafeMutableBufferPointer<Float>,

@@ -3,16 +3,17 @@ import Testing
 import VLCore
 
 // Tolerances. Every ISA computes these kernels with the same operations in the same order (reductions in the
-// 16-lane order of vl_kernels.h, libm for exp / erf / tanh on every level), so fast kernels are compared with the
-// scalar reference for exact bit equality. The scalar reference is compared with a Double evaluation of the
+// 16-lane order of vl_kernels.h, vl_exp's fixed operation sequence for exponentials, libm's erff for exact GELU), so
+// fast kernels are compared with the scalar reference for exact bit equality. The scalar reference is compared with a Double evaluation of the
 // formulas of qwen-architecture.md §1, with bounds in units of u = 2^-24 (float's unit roundoff):
 // - norms: a row's reduction adds ceil(d / 16) terms per lane plus a 4-level tree, then a handful of single
 //   roundings (divide, add eps, sqrt, reciprocal, two multiplies), so the relative error is at most about
 //   (ceil(d / 16) + 10) u; the tests allow twice that, relative to the output for RMSNorm and, for LayerNorm (whose
 //   x - mean can cancel), relative to |w| r (|x - mean| + max|x|) + |b|.
-// - activations and SwiGLU: a few libm calls (each within 1-2 ulp) and a few roundings; 1 + erf and 1 + tanh can
+// - exp: within 1 ulp of the exact value wherever that is a normal float (vl_elementwise.h).
+// - activations and SwiGLU: an exp (or libm's erff) within 1-2 ulp and a few roundings; 1 + erf and 1 + tanh can
 //   cancel for negative x, so the bound is 16 u (|y| + |x|) (absolute error scaled by the input).
-// - softmax: expf (≤ 1 ulp on glibc) plus the sum's error, (ceil(n / 16) + 8) u relative, twice allowed.
+// - softmax: exp (≤ 1 ulp) plus the sum's error, (ceil(n / 16) + 8) u relative, twice allowed.
 // - rope: each output is two products and a sum, within 2 u (|x c| + |y s|) of the exact value; it is also checked
 //   bit for bit against the same Float expression written in Swift.
 
@@ -192,6 +193,36 @@ struct NormKernelTests {
 
 @Suite("Activation kernels")
 struct ActivationKernelTests {
+    @Test("exp: within 1 ulp of Double exp over the whole normal range, the same bits on every ISA")
+    func expAccuracy() {
+        // A dense sweep from below the subnormal cut-off to above overflow, plus the special values.
+        var x = stride(from: -110.0, to: 90.0, by: 0.000_731).map { Float($0) }
+        x += [.nan, .infinity, -.infinity, 0, -0.0, 88.7228, 88.72284, -103.97208, -103.9721, 1e-30, -1e-30]
+        var scalar = [Float](repeating: 0, count: x.count)
+        x.withUnsafeBufferPointer { xb in
+            scalar.withUnsafeMutableBufferPointer { Kernels.exp(xb, into: $0, isa: .scalar) }
+        }
+        for isa in InstructionSet.reachable.dropFirst() {
+            var fast = [Float](repeating: 0, count: x.count)
+            x.withUnsafeBufferPointer { xb in
+                fast.withUnsafeMutableBufferPointer { Kernels.exp(xb, into: $0, isa: isa) }
+            }
+            #expect(bits(fast) == bits(scalar), "\(isa)")
+        }
+        var worst = 0.0
+        for (input, got) in zip(x, scalar) where input.isFinite {
+            let exact = Foundation.exp(Double(input))
+            if exact < Double(Float.leastNormalMagnitude) || exact > Double(Float.greatestFiniteMagnitude) { continue }
+            worst = max(worst, abs(Double(got) - exact) / Double(Float(exact).ulp))
+        }
+        #expect(worst <= 1, "max error \(worst) ulp")
+        let specials = Array(scalar.suffix(11))
+        #expect(
+            specials[0].isNaN && specials[1] == .infinity && specials[2] == 0 && specials[3] == 1 && specials[4] == 1)
+        #expect(specials[5].isFinite && specials[6] == .infinity)
+        #expect(specials[7] > 0 && specials[8] == 0)  // the smallest subnormal, then +0
+    }
+
     /// Uniform inputs in [-8, 8) plus a few special values at the front.
     private static func inputs(_ count: Int, seed: UInt64) -> [Float] {
         var rng = SplitMix(state: seed)

@@ -5,17 +5,18 @@
 // never allocates; it works in a caller-provided scratch buffer of vl_attention_scratch_floats(head_dim) floats.
 //
 // Tiling. Keys are visited in tiles of a fixed size with an online softmax (running max m and sum l per query, the
-// accumulator rescaled by expf(m_old - m_new) when the max grows; flash-attention style), so the Tq x Tk score
+// accumulator rescaled by exp(m_old - m_new) when the max grows; flash-attention style), so the Tq x Tk score
 // matrix is never materialised: memory is O(tile + head_dim) whatever the sequence length. A few queries of one
 // head are processed together so each key/value tile is read from memory once for all of them.
 //
 // Determinism. Every (query, head) output is computed by itself, in one fixed order, the same for every ISA:
 //   s_j = dot(q, k_j) * scale      dot in the 16-lane order of vl_kernels.h (fused multiply-adds, halving tree)
 //   per tile (tile boundaries at absolute key indices 0, T, 2T, ...):
-//     t = max of the tile's s_j;  if t > m: c = expf(m - t), l = l * c, acc[d] = acc[d] * c, m = t
-//     for each key j in order: p = expf(s_j - m), l = l + p, acc[d] = fma(p, v_j[d], acc[d])
+//     t = max of the tile's s_j;  if t > m: c = exp(m - t), l = l * c, acc[d] = acc[d] * c, m = t
+//     for each key j in order: p = exp(s_j - m), l = l + p, acc[d] = fma(p, v_j[d], acc[d])
 //   out[d] = acc[d] / l
-// expf is libm's, called one score at a time on every ISA; the element-wise steps are single IEEE operations.
+// exp is vl_exp (vl_elementwise.h: within 1 ulp, the same bits on every ISA); the element-wise steps are single IEEE
+// operations.
 // So results are bit-identical across ISAs, across head-range splits (threads), and a causal decode step (Tq = 1)
 // equals the matching row of a causal prefill over the same keys.
 //
