@@ -12,12 +12,12 @@
 #include <immintrin.h>
 #include <math.h>
 
-/// Keys per tile (scores of one query for one tile live in scratch).
-#define VL_ATT_TILE 64
-/// Queries of one head processed together, sharing each key/value tile while it is in cache.
-#define VL_ATT_QBLOCK 4
+/// Queries of one head processed together, sharing each key/value tile while it is in L1 (32 keys of K and V at head
+/// dim 80 are 20 KB). Measured at 1024 x 1024 tokens, 16 heads of 80, one thread: 8 queries with 32-key tiles took
+/// 0.29 s, against 0.33-0.40 s for 4 or 8 queries with 64-key tiles and 4 queries with 32.
+#define VL_ATT_QBLOCK 8
 
-size_t vl_attention_scratch_floats(size_t head_dim) { return VL_ATT_TILE + VL_ATT_QBLOCK * head_dim; }
+size_t vl_attention_scratch_floats(size_t head_dim) { return VL_ATTENTION_TILE + VL_ATT_QBLOCK * head_dim; }
 
 // MARK: - Scalar reference primitives
 
@@ -138,7 +138,8 @@ VL_AVX2 VL_INLINE void axpy_tile_avx2(float *acc, const float *p, const float *v
     }
     for (; d0 + 8 <= n; d0 += 8) {
         __m256 a = _mm256_loadu_ps(acc + d0);
-        for (size_t j = 0; j < nkeys; ++j) a = _mm256_fmadd_ps(_mm256_set1_ps(p[j]), _mm256_loadu_ps(v + j * ks + d0), a);
+        for (size_t j = 0; j < nkeys; ++j)
+            a = _mm256_fmadd_ps(_mm256_set1_ps(p[j]), _mm256_loadu_ps(v + j * ks + d0), a);
         _mm256_storeu_ps(acc + d0, a);
     }
     if (d0 < n)
@@ -204,7 +205,8 @@ VL_AVX512 VL_INLINE void axpy_tile_avx512(float *acc, const float *p, const floa
     }
     for (; d0 + 16 <= n; d0 += 16) {
         __m512 a = _mm512_loadu_ps(acc + d0);
-        for (size_t j = 0; j < nkeys; ++j) a = _mm512_fmadd_ps(_mm512_set1_ps(p[j]), _mm512_loadu_ps(v + j * ks + d0), a);
+        for (size_t j = 0; j < nkeys; ++j)
+            a = _mm512_fmadd_ps(_mm512_set1_ps(p[j]), _mm512_loadu_ps(v + j * ks + d0), a);
         _mm512_storeu_ps(acc + d0, a);
     }
     if (d0 < n)
@@ -222,15 +224,15 @@ VL_AVX512 VL_INLINE void div_avx512(float *out, const float *acc, float l, size_
 
 // For each head in [hb, he) and each block of up to VL_ATT_QBLOCK queries: walk the key tiles up to the block's
 // furthest visible key; each query of the block consumes the tile (its visible part) completely before the next
-// query does, in the order of vl_attention.h. Scratch: scores [VL_ATT_TILE], then acc [VL_ATT_QBLOCK, hd].
-#define VL_DEFINE_ATTENTION(NAME, ATTR, DOT, DOT4, SCALE, EXP_TILE, AXPY_TILE, DIV)                                                       \
+// query does, in the order of vl_attention.h. Scratch: scores [VL_ATTENTION_TILE], then acc [VL_ATT_QBLOCK, hd].
+#define VL_DEFINE_ATTENTION(NAME, ATTR, DOT, DOT4, SCALE, EXP_TILE, AXPY_TILE, DIV)                                    \
     ATTR static void NAME(const float *q, const float *k, const float *v, float *out, size_t tq, size_t tk,          \
                           size_t heads, size_t kv_heads, size_t hd, float scale, int causal, size_t q_start,         \
                           size_t hb, size_t he, float *scratch) {                                                    \
         const size_t group = heads / kv_heads;                                                                       \
         const size_t qs = heads * hd, ks = kv_heads * hd; /* row strides of q / out and of k / v */                 \
         float *scores = scratch;                                                                                     \
-        float *acc = scratch + VL_ATT_TILE;                                                                          \
+        float *acc = scratch + VL_ATTENTION_TILE;                                                                      \
         for (size_t h = hb; h < he; ++h) {                                                                           \
             const float *kh = k + (h / group) * hd, *vh = v + (h / group) * hd; /* repeat_kv: h // (H / Hkv) */     \
             for (size_t i0 = 0; i0 < tq; i0 += VL_ATT_QBLOCK) {                                                      \
@@ -246,10 +248,10 @@ VL_AVX512 VL_INLINE void div_avx512(float *out, const float *acc, float l, size_
                     l[b] = 0.0f;                                                                                     \
                     for (size_t d = 0; d < hd; ++d) acc[b * hd + d] = 0.0f;                                          \
                 }                                                                                                    \
-                for (size_t j0 = 0; j0 < kmax; j0 += VL_ATT_TILE) {                                                  \
+                for (size_t j0 = 0; j0 < kmax; j0 += VL_ATTENTION_TILE) {                                              \
                     for (size_t b = 0; b < nq; ++b) {                                                                \
                         if (nk[b] <= j0) continue;                                                                   \
-                        const size_t je = nk[b] - j0 < VL_ATT_TILE ? nk[b] : j0 + VL_ATT_TILE;                       \
+                        const size_t je = nk[b] - j0 < VL_ATTENTION_TILE ? nk[b] : j0 + VL_ATTENTION_TILE;             \
                         const float *qi = q + (i0 + b) * qs + h * hd;                                                \
                         float *a = acc + b * hd;                                                                     \
                         float t = -INFINITY;                                                                         \
@@ -277,9 +279,11 @@ VL_AVX512 VL_INLINE void div_avx512(float *out, const float *acc, float l, size_
         }                                                                                                            \
     }
 
-VL_DEFINE_ATTENTION(attention_scalar, , dot_scalar, dot4_scalar, scale_scalar, exp_tile_scalar, axpy_tile_scalar, div_scalar)
+VL_DEFINE_ATTENTION(attention_scalar, , dot_scalar, dot4_scalar, scale_scalar, exp_tile_scalar, axpy_tile_scalar,
+                    div_scalar)
 VL_DEFINE_ATTENTION(attention_avx2, VL_AVX2, dot_avx2, dot4_avx2, scale_avx2, exp_tile_avx2, axpy_tile_avx2, div_avx2)
-VL_DEFINE_ATTENTION(attention_avx512, VL_AVX512, dot_avx512, dot4_avx512, scale_avx512, exp_tile_avx2, axpy_tile_avx512, div_avx512)
+VL_DEFINE_ATTENTION(attention_avx512, VL_AVX512, dot_avx512, dot4_avx512, scale_avx512, exp_tile_avx2, axpy_tile_avx512,
+                    div_avx512)
 
 void vl_attention(vl_isa isa, const float *q, const float *k, const float *v, float *out, size_t tq, size_t tk,
                   size_t heads, size_t kv_heads, size_t head_dim, float scale, vl_attention_mode mode, size_t q_start,

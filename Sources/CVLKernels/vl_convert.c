@@ -73,7 +73,8 @@ VL_AVX2 static void f32_to_bf16_avx2(const float *src, uint16_t *dst, size_t n) 
         const __m256 v = _mm256_loadu_ps(src + i);
         const __m256i u = _mm256_castps_si256(v);
         const __m256i top = _mm256_srli_epi32(u, 16);
-        const __m256i rounded = _mm256_srli_epi32(_mm256_add_epi32(_mm256_add_epi32(u, bias), _mm256_and_si256(top, one)), 16);
+        const __m256i biased = _mm256_add_epi32(_mm256_add_epi32(u, bias), _mm256_and_si256(top, one));
+        const __m256i rounded = _mm256_srli_epi32(biased, 16);
         const __m256i nan = _mm256_castps_si256(_mm256_cmp_ps(v, v, _CMP_UNORD_Q));
         const __m256i r = _mm256_blendv_epi8(rounded, _mm256_or_si256(top, quiet), nan);
         const __m128i packed = _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));

@@ -66,7 +66,8 @@ VL_AVX2 static void quantize_q8_avx2(const float *src, size_t blocks, unsigned c
             const __m256 away = _mm256_cmp_ps(_mm256_andnot_ps(sign_bit, _mm256_sub_ps(t, whole)), half, _CMP_GE_OQ);
             const __m256 step = _mm256_and_ps(away, _mm256_or_ps(_mm256_and_ps(t, sign_bit), _mm256_set1_ps(1.0f)));
             const __m256 rounded = _mm256_add_ps(whole, step);
-            const __m256 clamped = _mm256_max_ps(_mm256_min_ps(rounded, limit), _mm256_sub_ps(_mm256_setzero_ps(), limit));
+            const __m256 low = _mm256_sub_ps(_mm256_setzero_ps(), limit);
+            const __m256 clamped = _mm256_max_ps(_mm256_min_ps(rounded, limit), low);
             q[h] = _mm256_cvttps_epi32(clamped);
         }
         const __m256i packed = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));

@@ -41,7 +41,8 @@ static inline float vl_f16_value(uint16_t h) {
 }
 
 // exp(x) in float by one fixed sequence of IEEE operations, the same in the scalar and AVX2 forms below (AVX-512 code
-// uses the AVX2 form: exponentials are not where its wider registers pay), so every ISA gives the same bits (vl_exp in vl_elementwise.h states the contract): Cody-Waite reduction
+// uses the AVX2 form: exponentials are not where its wider registers pay), so every ISA gives the same bits (vl_exp
+// in vl_elementwise.h states the contract): Cody-Waite reduction
 // x = n ln2 + r with n = rint(x log2 e), Cephes' degree-5 polynomial for e^r on |r| <= ln2 / 2, and the scaling by
 // 2^n done as two exact halves (2^floor(n/2) then 2^(n - floor(n/2))) so that results near overflow and in the
 // subnormal range are rounded once, like any other.
@@ -122,7 +123,9 @@ VL_AVX2 VL_INLINE __m256 vl_load8_bf16(const uint16_t *p) {
     const __m256i h = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
     return _mm256_castsi256_ps(_mm256_slli_epi32(h, 16));
 }
-VL_AVX2 VL_INLINE __m256 vl_load8_f16(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
+VL_AVX2 VL_INLINE __m256 vl_load8_f16(const uint16_t *p) {
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
+}
 
 /// The halving tree over 8 lane sums: 8 -> 4 -> 2 -> 1 (the quantized products' order, vl_quant.h).
 static inline float vl_reduce8(const float s[8]) {

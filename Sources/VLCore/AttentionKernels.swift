@@ -16,6 +16,10 @@ extension Kernels {
         case causal(queryStart: Int)
     }
 
+    /// Keys per tile of the online softmax (`VL_ATTENTION_TILE`): where the running maximum may be rescaled, which
+    /// error bounds count.
+    public static let attentionKeyTile = Int(VL_ATTENTION_TILE)
+
     /// Floats of scratch one `attention` call needs (each thread passes its own); independent of sequence length.
     public static func attentionScratchSize(headDim: Int) -> Int {
         precondition(headDim >= 0, "negative headDim")

@@ -3,22 +3,22 @@ import Testing
 import VLCore
 
 // Tolerances. Every ISA runs the same operations in the same order (dot products in the 16-lane order of
-// vl_kernels.h, libm expf one score at a time, element-wise IEEE steps), so every fast ISA is compared with the scalar
+// vl_kernels.h, vl_exp's fixed operation sequence, element-wise IEEE steps), so every fast ISA is compared with the scalar
 // reference bit for bit, and so are head-range splits and decode-versus-prefill rows.
 //
 // The scalar online-softmax kernel is compared with a naive two-pass reference in Double (full score row, max, exp,
 // sum, divide, P v), per (query, head), with u = 2^-24:
 // - each score s_j has absolute error at most δ_j = (ceil(hd / 16) + 6) u · scale · Σ_d |q_d k_jd| (fused dot in 16
 //   lanes plus the halving tree, then the multiply by scale); Δ = max_j δ_j;
-// - p_j = expf(s_j - m) then has relative error at most 2Δ + (R + 2) u, R = max_j (m - s_j) (rounding of the
-//   difference, ≤ 1 ulp of expf); each rescale by c rounds acc and l once more (at most one per tile);
+// - p_j = exp(s_j - m) then has relative error at most 2Δ + (R + 2) u, R = max_j (m - s_j) (rounding of the
+//   difference, ≤ 1 ulp of vl_exp); each rescale by c rounds acc and l once more (at most one per tile);
 // - perturbing every weight of a convex combination by a relative ε moves it by at most 2ε · max|v|; the sums of l and
 //   of p v over n keys add n u each, the final divide one u.
 // So |out - ref| ≤ maxV · (2 (2Δ + (R + tiles + 2) u) + (2n + 1) u), maxV = max |v| over the visible keys; the tests
 // allow twice that. In practice the error is far smaller (the test also reports it).
 
 private let u = 0x1p-24
-private let tile = 64
+private let tile = Kernels.attentionKeyTile
 
 private struct Shape: Sendable, CustomTestStringConvertible {
     var headDim: Int
@@ -190,7 +190,7 @@ struct AttentionKernelTests {
     @Test("a causal decode step equals the last row of a causal prefill over the same keys")
     func decodeMatchesPrefill() {
         for isa in InstructionSet.reachable {
-            for keys in [1, 63, 64, 65, 150] {
+            for keys in [1, 31, 32, 33, 63, 64, 65, 150] {
                 let prefill = Shape(headDim: 64, heads: 4, kvHeads: 2, queries: keys, keys: keys, causal: true)
                 let inputs = Inputs(prefill, seed: UInt64(keys))
                 let full = attention(prefill, inputs, isa: isa)

@@ -11,7 +11,7 @@
 //
 // Determinism. Every (query, head) output is computed by itself, in one fixed order, the same for every ISA:
 //   s_j = dot(q, k_j) * scale      dot in the 16-lane order of vl_kernels.h (fused multiply-adds, halving tree)
-//   per tile (tile boundaries at absolute key indices 0, T, 2T, ...):
+//   per tile (tile boundaries at absolute key indices 0, T, 2T, ..., T = VL_ATTENTION_TILE):
 //     t = max of the tile's s_j;  if t > m: c = exp(m - t), l = l * c, acc[d] = acc[d] * c, m = t
 //     for each key j in order: p = exp(s_j - m), l = l + p, acc[d] = fma(p, v_j[d], acc[d])
 //   out[d] = acc[d] / l
@@ -30,6 +30,9 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/// Keys per tile of the online softmax (part of the order above: the tile boundaries are where m may be rescaled).
+#define VL_ATTENTION_TILE 32
 
 /// Which keys a query sees.
 typedef enum vl_attention_mode {
