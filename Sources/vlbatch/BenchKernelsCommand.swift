@@ -39,6 +39,8 @@ struct BenchKernelsCommand: ParsableCommand {
         let peak = fmaPeak(pool: pool)
         print(String(format: "FMA peak %.1f GFLOP/s (fp32, %d threads)", peak, threads))
         printMatmulFigures(pool: pool, peak: peak)
+        printAttentionFigures(pool: pool, peak: peak)
+        printActivationFigures()
         // The bandwidth of this machine kind (a VM) drifts by tens of percent within minutes, so every row is timed
         // in alternation with the read probe, and its ratio is taken against the read speed measured alongside.
         print("shape (rows x cols)  weights  batch  ms/call   GB/s  read-GB/s  of-bandwidth  cost-vs-batch-1")
@@ -112,6 +114,55 @@ struct BenchKernelsCommand: ParsableCommand {
                         + String(format: "%7.1f  %6.0f%%", gflops, gflops / peak * 100))
             }
         }
+    }
+
+    /// Non-causal attention of one 448x448 image in Qwen2-VL's vision tower (1024 tokens, 16 heads of 80), heads split
+    /// over the pool; GFLOP/s counts the two products (4 T² H d).
+    private func printAttentionFigures(pool: ComputePool, peak: Double) {
+        let (tokens, heads, headDim) = (1024, 16, 80)
+        let count = tokens * heads * headDim
+        let queries = (0..<count).map { Float($0 % 97) * 0.01 - 0.48 }
+        let keys = (0..<count).map { Float($0 % 89) * 0.01 - 0.44 }
+        let values = (0..<count).map { Float($0 % 83) * 0.01 }
+        var output = [Float](repeating: 0, count: count)
+        let scratch = (0..<pool.threadCount).map { _ in
+            UnsafeMutableBufferPointer<Float>.allocate(capacity: Kernels.attentionScratchSize(headDim: headDim))
+        }
+        defer { for buffer in scratch { buffer.deallocate() } }
+        let seconds = best(of: passes.repeats) {
+            output.withUnsafeMutableBufferPointer { out in
+                pool.parallelFor(pool.threadCount) { parts in
+                    for part in parts {
+                        let range = (heads * part / pool.threadCount)..<(heads * (part + 1) / pool.threadCount)
+                        Kernels.attention(
+                            queries: queries, keys: keys, values: values, output: out.baseAddress!,
+                            queryCount: tokens, keyCount: tokens, heads: heads, kvHeads: heads, headDim: headDim,
+                            scale: 1 / Float(headDim).squareRoot(), mask: .none, headRange: range,
+                            scratch: scratch[part])
+                    }
+                }
+            }
+        }
+        let gflops = 4.0 * Double(tokens * tokens * heads * headDim) / seconds / 1e9
+        print(
+            String(
+                format: "attention (1024 tokens, 16 heads of 80, full)  %.1f ms  %.1f GFLOP/s  %.0f%% of peak",
+                seconds * 1e3, gflops, gflops / peak * 100))
+    }
+
+    /// Element-wise activations over 1 M floats on one thread, in ns per element.
+    private func printActivationFigures() {
+        let input = (0..<(1 << 20)).map { Float($0 % 1601) * 0.01 - 8 }
+        var output = [Float](repeating: 0, count: input.count)
+        let figures = Kernels.Activation.allCases.map { activation in
+            let seconds = best(of: passes.repeats) {
+                input.withUnsafeBufferPointer { x in
+                    output.withUnsafeMutableBufferPointer { Kernels.activate(activation, x, into: $0) }
+                }
+            }
+            return String(format: "%@ %.2f", "\(activation)", seconds / Double(input.count) * 1e9)
+        }
+        print("activations, ns per element (1 thread): " + figures.joined(separator: ", "))
     }
 
     /// Independent FMA chains on every thread; best of the passes, in GFLOP/s.
