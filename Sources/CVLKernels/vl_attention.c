@@ -11,13 +11,17 @@
 
 #include <immintrin.h>
 #include <math.h>
+#include <string.h>
 
-/// Queries of one head processed together, sharing each key/value tile while it is in L1 (32 keys of K and V at head
-/// dim 80 are 20 KB). Measured at 1024 x 1024 tokens, 16 heads of 80, one thread: 8 queries with 32-key tiles took
-/// 0.29 s, against 0.33-0.40 s for 4 or 8 queries with 64-key tiles and 4 queries with 32.
-#define VL_ATT_QBLOCK 8
+/// Queries of one head processed together, sharing each key/value tile, copied once into contiguous scratch (the
+/// rows of one head are heads x head_dim floats apart, a stride that aliases in L1). Measured at 1024 x 1024 tokens,
+/// 16 heads of 80, one thread: 16 queries over 32-key tiles 0.19-0.24 s; 8 queries 0.24-0.33 s; 64-key tiles 0.21-0.27
+/// s; before the copy, 8 queries over 32 keys 0.29-0.31 s and 4 over 64 keys 0.33-0.40 s.
+#define VL_ATT_QBLOCK 16
 
-size_t vl_attention_scratch_floats(size_t head_dim) { return VL_ATTENTION_TILE + VL_ATT_QBLOCK * head_dim; }
+size_t vl_attention_scratch_floats(size_t head_dim) {
+    return VL_ATTENTION_TILE + VL_ATT_QBLOCK * head_dim + 2 * VL_ATTENTION_TILE * head_dim;
+}
 
 // MARK: - Scalar reference primitives
 
@@ -123,25 +127,36 @@ VL_AVX2 VL_INLINE void scale_avx2(float *acc, float c, size_t n) {
     scale_tail(acc, c, d, n);
 }
 
-// axpy_tile_scalar with the accumulators in registers for the whole tile, 64 elements (8 ymm) at a time: each
-// element still receives its keys' terms in key order, and acc is loaded and stored once per tile, not per key.
+// Elements [d0, d0 + 8R) of axpy_tile_scalar with their R accumulators in registers for the whole tile (R a
+// compile-time constant after inlining): each element still receives its keys' terms in key order, and acc is
+// loaded and stored once per tile, not once per key.
+VL_AVX2 VL_INLINE void axpy_chunk_avx2(float *acc, const float *p, const float *v, size_t ks, size_t nkeys, size_t d0,
+                                       const int R) {
+    __m256 a[8];
+    for (int r = 0; r < R; ++r) a[r] = _mm256_loadu_ps(acc + d0 + 8 * r);
+    for (size_t j = 0; j < nkeys; ++j) {
+        const __m256 vp = _mm256_set1_ps(p[j]);
+        for (int r = 0; r < R; ++r) a[r] = _mm256_fmadd_ps(vp, _mm256_loadu_ps(v + j * ks + d0 + 8 * r), a[r]);
+    }
+    for (int r = 0; r < R; ++r) _mm256_storeu_ps(acc + d0 + 8 * r, a[r]);
+}
+
+// axpy_tile_scalar 64 elements at a time, then the remaining whole vectors in one more pass over the keys (several
+// independent accumulators, not one latency-bound chain per vector), then the scalar tail.
 VL_AVX2 VL_INLINE void axpy_tile_avx2(float *acc, const float *p, const float *v, size_t ks, size_t nkeys, size_t n) {
     size_t d0 = 0;
-    for (; d0 + 64 <= n; d0 += 64) {
-        __m256 a[8];
-        for (int r = 0; r < 8; ++r) a[r] = _mm256_loadu_ps(acc + d0 + 8 * r);
-        for (size_t j = 0; j < nkeys; ++j) {
-            const __m256 vp = _mm256_set1_ps(p[j]);
-            for (int r = 0; r < 8; ++r) a[r] = _mm256_fmadd_ps(vp, _mm256_loadu_ps(v + j * ks + d0 + 8 * r), a[r]);
-        }
-        for (int r = 0; r < 8; ++r) _mm256_storeu_ps(acc + d0 + 8 * r, a[r]);
+    for (; d0 + 64 <= n; d0 += 64) axpy_chunk_avx2(acc, p, v, ks, nkeys, d0, 8);
+    switch ((n - d0) / 8) {
+    case 7: axpy_chunk_avx2(acc, p, v, ks, nkeys, d0, 7); break;
+    case 6: axpy_chunk_avx2(acc, p, v, ks, nkeys, d0, 6); break;
+    case 5: axpy_chunk_avx2(acc, p, v, ks, nkeys, d0, 5); break;
+    case 4: axpy_chunk_avx2(acc, p, v, ks, nkeys, d0, 4); break;
+    case 3: axpy_chunk_avx2(acc, p, v, ks, nkeys, d0, 3); break;
+    case 2: axpy_chunk_avx2(acc, p, v, ks, nkeys, d0, 2); break;
+    case 1: axpy_chunk_avx2(acc, p, v, ks, nkeys, d0, 1); break;
+    default: break;
     }
-    for (; d0 + 8 <= n; d0 += 8) {
-        __m256 a = _mm256_loadu_ps(acc + d0);
-        for (size_t j = 0; j < nkeys; ++j)
-            a = _mm256_fmadd_ps(_mm256_set1_ps(p[j]), _mm256_loadu_ps(v + j * ks + d0), a);
-        _mm256_storeu_ps(acc + d0, a);
-    }
+    d0 += (n - d0) / 8 * 8;
     if (d0 < n)
         for (size_t j = 0; j < nkeys; ++j) axpy_tail(acc, p[j], v + j * ks, d0, n);
 }
@@ -224,7 +239,8 @@ VL_AVX512 VL_INLINE void div_avx512(float *out, const float *acc, float l, size_
 
 // For each head in [hb, he) and each block of up to VL_ATT_QBLOCK queries: walk the key tiles up to the block's
 // furthest visible key; each query of the block consumes the tile (its visible part) completely before the next
-// query does, in the order of vl_attention.h. Scratch: scores [VL_ATTENTION_TILE], then acc [VL_ATT_QBLOCK, hd].
+// query does, in the order of vl_attention.h. Scratch: scores [VL_ATTENTION_TILE], acc [VL_ATT_QBLOCK, hd], then the
+// tile's keys and values [VL_ATTENTION_TILE, hd] each.
 #define VL_DEFINE_ATTENTION(NAME, ATTR, DOT, DOT4, SCALE, EXP_TILE, AXPY_TILE, DIV)                                    \
     ATTR static void NAME(const float *q, const float *k, const float *v, float *out, size_t tq, size_t tk,          \
                           size_t heads, size_t kv_heads, size_t hd, float scale, int causal, size_t q_start,         \
@@ -232,7 +248,8 @@ VL_AVX512 VL_INLINE void div_avx512(float *out, const float *acc, float l, size_
         const size_t group = heads / kv_heads;                                                                       \
         const size_t qs = heads * hd, ks = kv_heads * hd; /* row strides of q / out and of k / v */                 \
         float *scores = scratch;                                                                                     \
-        float *acc = scratch + VL_ATTENTION_TILE;                                                                      \
+        float *acc = scratch + VL_ATTENTION_TILE;                                                                    \
+        float *ktile = acc + VL_ATT_QBLOCK * hd, *vtile = ktile + VL_ATTENTION_TILE * hd;                            \
         for (size_t h = hb; h < he; ++h) {                                                                           \
             const float *kh = k + (h / group) * hd, *vh = v + (h / group) * hd; /* repeat_kv: h // (H / Hkv) */     \
             for (size_t i0 = 0; i0 < tq; i0 += VL_ATT_QBLOCK) {                                                      \
@@ -248,7 +265,14 @@ VL_AVX512 VL_INLINE void div_avx512(float *out, const float *acc, float l, size_
                     l[b] = 0.0f;                                                                                     \
                     for (size_t d = 0; d < hd; ++d) acc[b * hd + d] = 0.0f;                                          \
                 }                                                                                                    \
-                for (size_t j0 = 0; j0 < kmax; j0 += VL_ATTENTION_TILE) {                                              \
+                for (size_t j0 = 0; j0 < kmax; j0 += VL_ATTENTION_TILE) {                                            \
+                    /* the head's keys and values of the tile, made contiguous once for the block's queries: */      \
+                    /* rows of one head sit heads x head_dim floats apart, and that stride aliases in L1 */          \
+                    const size_t tile_end = kmax - j0 < VL_ATTENTION_TILE ? kmax : j0 + VL_ATTENTION_TILE;           \
+                    for (size_t j = j0; j < tile_end; ++j) {                                                         \
+                        memcpy(ktile + (j - j0) * hd, kh + j * ks, hd * sizeof(float));                              \
+                        memcpy(vtile + (j - j0) * hd, vh + j * ks, hd * sizeof(float));                              \
+                    }                                                                                                \
                     for (size_t b = 0; b < nq; ++b) {                                                                \
                         if (nk[b] <= j0) continue;                                                                   \
                         const size_t je = nk[b] - j0 < VL_ATTENTION_TILE ? nk[b] : j0 + VL_ATTENTION_TILE;             \
@@ -256,8 +280,8 @@ VL_AVX512 VL_INLINE void div_avx512(float *out, const float *acc, float l, size_
                         float *a = acc + b * hd;                                                                     \
                         float t = -INFINITY;                                                                         \
                         size_t j = j0;                                                                               \
-                        for (; j + 4 <= je; j += 4) DOT4(qi, kh + j * ks, ks, hd, scores + (j - j0));               \
-                        for (; j < je; ++j) scores[j - j0] = DOT(qi, kh + j * ks, hd);                               \
+                        for (; j + 4 <= je; j += 4) DOT4(qi, ktile + (j - j0) * hd, hd, hd, scores + (j - j0));     \
+                        for (; j < je; ++j) scores[j - j0] = DOT(qi, ktile + (j - j0) * hd, hd);                     \
                         for (j = j0; j < je; ++j) {                                                                  \
                             const float s = scores[j - j0] * scale;                                                  \
                             scores[j - j0] = s;                                                                      \
@@ -271,7 +295,7 @@ VL_AVX512 VL_INLINE void div_avx512(float *out, const float *acc, float l, size_
                         }                                                                                            \
                         EXP_TILE(scores, m[b], je - j0); /* the scores become the weights p_j */                     \
                         for (size_t j = j0; j < je; ++j) l[b] = l[b] + scores[j - j0];                               \
-                        AXPY_TILE(a, scores, vh + j0 * ks, ks, je - j0, hd);                                         \
+                        AXPY_TILE(a, scores, vtile, hd, je - j0, hd);                                                \
                     }                                                                                                \
                 }                                                                                                    \
                 for (size_t b = 0; b < nq; ++b) DIV(out + (i0 + b) * qs + h * hd, acc + b * hd, l[b], hd);           \

@@ -225,8 +225,9 @@ struct AttentionKernelTests {
     @Test("a 2048-token non-causal sequence runs in the small scratch and matches the Double reference")
     func longSequence() {
         let shape = Shape(headDim: 64, heads: 2, kvHeads: 1, queries: 2048, keys: 2048, causal: false)
-        // The scratch does not grow with the sequence: O(tile + head_dim) floats, nowhere near Tq x Tk.
-        #expect(Kernels.attentionScratchSize(headDim: 64) < 1024)
+        // The scratch does not grow with the sequence: O(tile x head_dim) floats (about 5 K here), far below even the
+        // 2048 x 64 floats of the keys, let alone the 2048 x 2048 scores.
+        #expect(Kernels.attentionScratchSize(headDim: 64) < 2048 * 64 / 16)
         let inputs = Inputs(shape, seed: 2048)
         let out = attention(shape, inputs, isa: .active)
         let allFinite = out.allSatisfy(\.isFinite)

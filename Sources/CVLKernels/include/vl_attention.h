@@ -6,7 +6,7 @@
 //
 // Tiling. Keys are visited in tiles of a fixed size with an online softmax (running max m and sum l per query, the
 // accumulator rescaled by exp(m_old - m_new) when the max grows; flash-attention style), so the Tq x Tk score
-// matrix is never materialised: memory is O(tile + head_dim) whatever the sequence length. A few queries of one
+// matrix is never materialised: memory is O(tile x head_dim) whatever the sequence length. A few queries of one
 // head are processed together so each key/value tile is read from memory once for all of them.
 //
 // Determinism. Every (query, head) output is computed by itself, in one fixed order, the same for every ISA:
@@ -44,7 +44,7 @@ typedef enum vl_attention_mode {
     VL_ATTENTION_CAUSAL = 1,
 } vl_attention_mode;
 
-/// Floats of scratch one vl_attention call needs (per calling thread), for any tq and tk: O(tile + head_dim).
+/// Floats of scratch one vl_attention call needs (per calling thread), for any tq and tk: O(tile x head_dim).
 size_t vl_attention_scratch_floats(size_t head_dim);
 
 /// Attention of queries q [tq, heads, head_dim] against keys k and values v [tk, kv_heads, head_dim] into out
