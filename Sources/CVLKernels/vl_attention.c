@@ -266,12 +266,20 @@ VL_AVX512 VL_INLINE void div_avx512(float *out, const float *acc, float l, size_
                     for (size_t d = 0; d < hd; ++d) acc[b * hd + d] = 0.0f;                                          \
                 }                                                                                                    \
                 for (size_t j0 = 0; j0 < kmax; j0 += VL_ATTENTION_TILE) {                                            \
-                    /* the head's keys and values of the tile, made contiguous once for the block's queries: */      \
-                    /* rows of one head sit heads x head_dim floats apart, and that stride aliases in L1 */          \
-                    const size_t tile_end = kmax - j0 < VL_ATTENTION_TILE ? kmax : j0 + VL_ATTENTION_TILE;           \
-                    for (size_t j = j0; j < tile_end; ++j) {                                                         \
-                        memcpy(ktile + (j - j0) * hd, kh + j * ks, hd * sizeof(float));                              \
-                        memcpy(vtile + (j - j0) * hd, vh + j * ks, hd * sizeof(float));                              \
+                    /* the head's keys and values of the tile, made contiguous once when several queries share */    \
+                    /* them (rows of one head sit heads x head_dim floats apart, a stride that aliases in L1); a */  \
+                    /* lone query (decode) reads them in place. The values are the same either way. */               \
+                    const float *kt = kh + j0 * ks, *vt = vh + j0 * ks;                                              \
+                    size_t ts = ks;                                                                                  \
+                    if (nq > 1) {                                                                                    \
+                        const size_t tile_end = kmax - j0 < VL_ATTENTION_TILE ? kmax : j0 + VL_ATTENTION_TILE;       \
+                        for (size_t j = j0; j < tile_end; ++j) {                                                     \
+                            memcpy(ktile + (j - j0) * hd, kh + j * ks, hd * sizeof(float));                          \
+                            memcpy(vtile + (j - j0) * hd, vh + j * ks, hd * sizeof(float));                          \
+                        }                                                                                            \
+                        kt = ktile;                                                                                  \
+                        vt = vtile;                                                                                  \
+                        ts = hd;                                                                                     \
                     }                                                                                                \
                     for (size_t b = 0; b < nq; ++b) {                                                                \
                         if (nk[b] <= j0) continue;                                                                   \
@@ -280,8 +288,8 @@ VL_AVX512 VL_INLINE void div_avx512(float *out, const float *acc, float l, size_
                         float *a = acc + b * hd;                                                                     \
                         float t = -INFINITY;                                                                         \
                         size_t j = j0;                                                                               \
-                        for (; j + 4 <= je; j += 4) DOT4(qi, ktile + (j - j0) * hd, hd, hd, scores + (j - j0));     \
-                        for (; j < je; ++j) scores[j - j0] = DOT(qi, ktile + (j - j0) * hd, hd);                     \
+                        for (; j + 4 <= je; j += 4) DOT4(qi, kt + (j - j0) * ts, ts, hd, scores + (j - j0));         \
+                        for (; j < je; ++j) scores[j - j0] = DOT(qi, kt + (j - j0) * ts, hd);                        \
                         for (j = j0; j < je; ++j) {                                                                  \
                             const float s = scores[j - j0] * scale;                                                  \
                             scores[j - j0] = s;                                                                      \
@@ -295,7 +303,7 @@ VL_AVX512 VL_INLINE void div_avx512(float *out, const float *acc, float l, size_
                         }                                                                                            \
                         EXP_TILE(scores, m[b], je - j0); /* the scores become the weights p_j */                     \
                         for (size_t j = j0; j < je; ++j) l[b] = l[b] + scores[j - j0];                               \
-                        AXPY_TILE(a, scores, vtile, hd, je - j0, hd);                                                \
+                        AXPY_TILE(a, scores, vt, ts, je - j0, hd);                                                   \
                     }                                                                                                \
                 }                                                                                                    \
                 for (size_t b = 0; b < nq; ++b) DIV(out + (i0 + b) * qs + h * hd, acc + b * hd, l[b], hd);           \
