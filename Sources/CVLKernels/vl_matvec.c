@@ -11,13 +11,6 @@
 #include <math.h>
 #include <string.h>
 
-
-// Software prefetch distance, in weight elements ahead in the same row (a prefetch past a row's end warms the
-// start of a later row, and never faults).
-#ifndef VL_PREFETCH
-#define VL_PREFETCH 512
-#endif
-
 // MARK: - Scalar reference
 
 #define VL_DEFINE_SCALAR(NAME, WT, VALUE)                                                                            \

@@ -5,7 +5,6 @@
 #include "vl_simd.h"
 
 #include <immintrin.h>
-
 #include <math.h>
 #include <string.h>
 

@@ -163,8 +163,6 @@ VL_AVX512 VL_INLINE float vl_reduce_avx512(__m512 s) {
 /// The mask of the first `rem` (< 16) lanes.
 VL_AVX512 VL_INLINE __mmask16 vl_mask16(size_t rem) { return (__mmask16)((1u << rem) - 1u); }
 
-// Rows per block for a pass of g batch vectors: fewer rows when more vectors share the registers.
-
 // Columns per chunk when several batch groups share a row block: the inputs of a pass (VL_PASS_GROUPS * GROUP
 // vectors of VL_MATVEC_CHUNK columns, 9 KB for 9 float vectors) then stay in L1 next to the weights, instead of
 // streaming from L2 once per group. A multiple of 32, so chunk boundaries split neither the 16 lanes of the float
