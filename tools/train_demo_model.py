@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Train vlbatch's demo model: a tiny genuine Qwen3.5 vision-language checkpoint for the demo world (seeded).
 
-Run from the repository root with the reference venv (see tools/README.md), after 19:15-style CPU etiquette:
+Run from the repository root with the reference venv (see tools/README.md):
 
     HF_HUB_OFFLINE=1 nice -n 10 .venv-ref/bin/python tools/train_demo_model.py [--steps 6000] [--out DIR]
 
@@ -27,6 +27,7 @@ curve are printed; the figures of the committed model are in tools/README.md.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import math
 import sys
@@ -182,8 +183,8 @@ class Batches(torch.utils.data.IterableDataset):
 
 def save(model, directory: Path, tokenizer: Tokenizer) -> None:
     """Writes the checkpoint: bf16 safetensors, config, generation and preprocessor configs."""
-    model.to(torch.bfloat16).save_pretrained(directory, safe_serialization=True)
-    model.to(torch.float32)
+    # A bf16 copy: casting the model itself would round the float32 weights that training goes on with.
+    copy.deepcopy(model).to(torch.bfloat16).save_pretrained(directory, safe_serialization=True)
     eos = [tokenizer.token_to_id("<|im_end|>"), tokenizer.token_to_id("<|endoftext|>")]
     generation = {"bos_token_id": eos[1], "do_sample": False, "eos_token_id": eos, "pad_token_id": eos[1]}
     (directory / "generation_config.json").write_text(json.dumps(generation, indent=2, sort_keys=True) + "\n")
