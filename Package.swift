@@ -45,6 +45,8 @@ let package = Package(
             name: "VLModels",
             dependencies: ["VLCore", "VLImage", "VLTokenizer"],
             swiftSettings: swiftSettings),
+        // The generation loop: scheduler, samplers and logit processors, stop rules, label scoring.
+        .target(name: "VLEngine", dependencies: ["VLCore", "VLModels"], swiftSettings: swiftSettings),
         // The pipeline layer talks to engines through its own protocol, so it imports no model module.
         .target(name: "VLPipeline", swiftSettings: swiftSettings),
         // Built-in pipelines; the plugin lists every `Pipeline` type in the folder, so a new file needs no other edit.
@@ -57,7 +59,7 @@ let package = Package(
         .executableTarget(
             name: "vlbatch",
             dependencies: [
-                "VLCore", "VLImage", "VLTokenizer", "VLModels", "VLPipeline", "Pipelines",
+                "VLCore", "VLImage", "VLTokenizer", "VLModels", "VLEngine", "VLPipeline", "Pipelines",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -69,6 +71,7 @@ let package = Package(
         .testTarget(
             name: "VLModelsTests", dependencies: ["VLModels", "VLImage", "VLTokenizer", "VLCore"],
             swiftSettings: swiftSettings),
+        .testTarget(name: "VLEngineTests", dependencies: ["VLEngine", "VLModels"], swiftSettings: swiftSettings),
         .testTarget(name: "VLPipelineTests", dependencies: ["VLPipeline"], swiftSettings: swiftSettings),
         .testTarget(
             name: "vlbatchTests", dependencies: ["vlbatch"], exclude: ["Golden"], swiftSettings: swiftSettings),
