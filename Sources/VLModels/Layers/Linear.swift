@@ -1,0 +1,102 @@
+import VLCore
+
+/// `y = x Wᵀ + b` for a batch of rows, as `nn.Linear` computes it, with the weight in the run's `WeightFormat`.
+///
+/// Few rows (decode steps) go through the matrix-vector kernels, which read each weight once for up to eight rows;
+/// many rows (prefill, the vision tower) go through the matrix multiply. Block-quantized weights have no matrix
+/// multiply yet, so they always take the matrix-vector path, which re-reads the weights every eight rows.
+public struct Linear: Sendable {
+    /// Row counts up to this take the matrix-vector kernels: one pass over the weights serves them all.
+    static let matvecRowLimit = 8
+    /// Output columns per unit of the matrix multiply's thread split (a multiple of every kernel's panel width).
+    static let matmulColumnUnit = 64
+
+    public let weight: QuantizedMatrix
+    public let bias: [Float]?
+
+    public var inFeatures: Int { weight.cols }
+    public var outFeatures: Int { weight.rows }
+
+    public init(weight: QuantizedMatrix, bias: [Float]?) {
+        precondition(bias == nil || bias!.count == weight.rows, "bias length differs from the output width")
+        self.weight = weight
+        self.bias = bias
+    }
+
+    /// Loads `name.weight` (`[outFeatures, inFeatures]`, or a convolution kernel given by `weightShape`) and, when
+    /// `hasBias`, `name.bias`.
+    public init(
+        _ name: String, from store: WeightStore, inFeatures: Int, outFeatures: Int, hasBias: Bool,
+        format: WeightFormat, weightShape: [Int]? = nil
+    ) throws(ModelError) {
+        let shape = weightShape ?? [outFeatures, inFeatures]
+        let weight = try store.matrix(name + ".weight", shape: shape, format: format)
+        let bias = hasBias ? try store.floats(name + ".bias", shape: [outFeatures]) : nil
+        self.init(weight: weight, bias: bias)
+    }
+
+    /// `output[r] = input[r] Wᵀ + b` for `rows` rows; `input` is `[rows, inFeatures]`, `output` `[rows, outFeatures]`.
+    public func apply(
+        _ input: UnsafeBufferPointer<Float>, rows: Int, into output: UnsafeMutableBufferPointer<Float>,
+        pool: ComputePool
+    ) {
+        let (k, n) = (inFeatures, outFeatures)
+        precondition(input.count >= rows * k && output.count >= rows * n, "buffers smaller than [rows, features]")
+        guard rows > 0, let x = input.baseAddress, let y = output.baseAddress else { return }
+        if rows <= Self.matvecRowLimit || weight.format.isBlockQuantized {
+            let inputs = MatvecInputs(
+                UnsafeBufferPointer(start: x, count: rows * k), batch: rows, cols: k, for: weight.format)
+            pool.parallelFor(n, minimumChunk: 64) { range in
+                weight.matvec(rows: range, inputs: inputs, outputs: y, outputStride: n)
+            }
+            if let bias { addBias(bias, to: y, rows: rows) }
+        } else {
+            multiply(x, rows: rows, into: y, pool: pool)
+        }
+    }
+
+    /// `[rows, outFeatures]` results for `[rows, inFeatures]` inputs in a new array.
+    public func apply(_ input: [Float], rows: Int, pool: ComputePool) -> [Float] {
+        [Float](unsafeUninitializedCapacity: rows * outFeatures) { output, initialized in
+            input.withUnsafeBufferPointer { apply($0, rows: rows, into: output, pool: pool) }
+            initialized = rows * outFeatures
+        }
+    }
+
+    /// The matrix-multiply path: columns split over the pool in units of `matmulColumnUnit`, one workspace each.
+    private func multiply(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, pool: ComputePool)
+    {
+        let (k, n) = (inFeatures, outFeatures)
+        let units = (n + Self.matmulColumnUnit - 1) / Self.matmulColumnUnit
+        weight.bytes.withUnsafeBytes { raw in
+            let halves = raw.baseAddress!.assumingMemoryBound(to: UInt16.self)
+            let dense: Kernels.DenseWeights = weight.format == .f16 ? .f16(halves) : .bf16(halves)
+            let withBias = { (body: (UnsafePointer<Float>?) -> Void) in
+                if let bias { bias.withUnsafeBufferPointer { body($0.baseAddress) } } else { body(nil) }
+            }
+            withBias { biasPointer in
+                pool.parallelFor(units) { unitRange in
+                    let columns =
+                        (unitRange.lowerBound * Self.matmulColumnUnit)
+                        ..<min(n, unitRange.upperBound * Self.matmulColumnUnit)
+                    let size = Kernels.matmulWorkspaceSize(k: k, columnCount: columns.count)
+                    let workspace = UnsafeMutableRawBufferPointer.allocate(byteCount: max(size, 1), alignment: 64)
+                    defer { workspace.deallocate() }
+                    Kernels.matmul(
+                        inputs: x, m: rows, k: k, weights: dense, n: n, columns: columns, bias: biasPointer,
+                        outputs: y, workspace: workspace)
+                }
+            }
+        }
+    }
+
+    private func addBias(_ bias: [Float], to y: UnsafeMutablePointer<Float>, rows: Int) {
+        let n = outFeatures
+        bias.withUnsafeBufferPointer { b in
+            for r in 0..<rows {
+                let row = y + r * n
+                for j in 0..<n { row[j] += b[j] }
+            }
+        }
+    }
+}
