@@ -11,12 +11,17 @@ public struct Linear: Sendable {
     /// Output columns per unit of the matrix multiply's thread split (a multiple of every kernel's panel width).
     static let matmulColumnUnit = 64
 
+    /// `[outFeatures, inFeatures]`.
     public let weight: QuantizedMatrix
+    /// `[outFeatures]`, or nil for a layer without bias.
     public let bias: [Float]?
 
+    /// The input width.
     public var inFeatures: Int { weight.cols }
+    /// The output width.
     public var outFeatures: Int { weight.rows }
 
+    /// A layer from a weight matrix and an optional bias of its output width.
     public init(weight: QuantizedMatrix, bias: [Float]?) {
         precondition(bias == nil || bias!.count == weight.rows, "bias length differs from the output width")
         self.weight = weight
@@ -78,7 +83,7 @@ public struct Linear: Sendable {
                 pool.parallelFor(units) { unitRange in
                     let columns =
                         (unitRange.lowerBound * Self.matmulColumnUnit)
-                        ..<min(n, unitRange.upperBound * Self.matmulColumnUnit)
+                    ..<min(n, unitRange.upperBound * Self.matmulColumnUnit)
                     let size = Kernels.matmulWorkspaceSize(k: k, columnCount: columns.count)
                     let workspace = UnsafeMutableRawBufferPointer.allocate(byteCount: max(size, 1), alignment: 64)
                     defer { workspace.deallocate() }

@@ -2,10 +2,14 @@ import VLCore
 
 /// RMSNorm over the last dimension, in one of the variants the Qwen families use (qwen-architecture.md §1.2).
 public struct RMSNorm: Sendable {
+    /// `[width]` (ignored by `.unweighted`).
     public let weight: [Float]
+    /// Added to the mean square.
     public let epsilon: Float
+    /// How the weight applies.
     public let variant: Kernels.RMSNormVariant
 
+    /// A norm with the given weight.
     public init(weight: [Float], epsilon: Float, variant: Kernels.RMSNormVariant) {
         self.weight = weight
         self.epsilon = epsilon
@@ -19,6 +23,7 @@ public struct RMSNorm: Sendable {
         self.init(weight: try store.floats(name + ".weight", shape: [width]), epsilon: epsilon, variant: variant)
     }
 
+    /// The normalised width.
     public var width: Int { weight.count }
 
     /// Normalises the rows of `input` (`[rows, width]`) into `output` (may be the same memory).
@@ -31,8 +36,11 @@ public struct RMSNorm: Sendable {
 
 /// LayerNorm (`torch.nn.LayerNorm`, with weight and bias) over the last dimension.
 public struct LayerNorm: Sendable {
+    /// `[width]`.
     public let weight: [Float]
+    /// `[width]`.
     public let bias: [Float]
+    /// Added to the variance.
     public let epsilon: Float
 
     /// Loads `name.weight` and `name.bias` of `width` elements.
@@ -42,6 +50,7 @@ public struct LayerNorm: Sendable {
         self.epsilon = epsilon
     }
 
+    /// The normalised width.
     public var width: Int { weight.count }
 
     /// Normalises the rows of `input` (`[rows, width]`) into `output` (may be the same memory).

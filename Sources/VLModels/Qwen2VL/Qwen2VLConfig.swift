@@ -12,45 +12,71 @@ public struct Qwen2VLConfig: Sendable, Equatable {
 
     /// The text decoder (Qwen2 architecture, qwen-architecture.md §5.1).
     public struct Text: Sendable, Equatable {
+        /// Model width.
         public var hiddenSize: Int
+        /// Decoder layers.
         public var layers: Int
+        /// Query heads.
         public var heads: Int
+        /// Key/value heads (grouped-query attention).
         public var kvHeads: Int
+        /// MLP width.
         public var intermediateSize: Int
+        /// Rows of the embedding and of `lm_head`.
         public var vocabularySize: Int
+        /// RMSNorm epsilon.
         public var rmsNormEpsilon: Float
+        /// Rotary base.
         public var ropeTheta: Double
         /// Frequencies per axis (temporal, height, width); they sum to `headDim / 2`.
         public var mropeSection: [Int]
+        /// Whether `lm_head` is the embedding matrix.
         public var tieWordEmbeddings: Bool
 
+        /// Width of one attention head.
         public var headDim: Int { hiddenSize / heads }
     }
 
     /// The vision tower (§3.1, §3.2).
     public struct Vision: Sendable, Equatable {
+        /// Blocks.
         public var depth: Int
+        /// Tower width (`embed_dim` in Qwen2-VL).
         public var width: Int
+        /// Query heads.
         public var heads: Int
+        /// MLP width.
         public var intermediateSize: Int
+        /// Patch side in pixels.
         public var patchSize: Int
+        /// Frames per patch (2; an image is repeated).
         public var temporalPatchSize: Int
+        /// Patches merged per side into one token.
         public var mergeSize: Int
+        /// Image channels (3).
         public var inChannels: Int
         /// The merger's output width (the text model's hidden size).
         public var outputSize: Int
         /// Qwen2.5-VL: the attention window side in pixels (112) and the blocks that attend to the whole image.
         public var windowSize: Int
+        /// Blocks that attend to the whole image (Qwen2.5-VL).
         public var fullAttentionBlocks: [Int]
 
+        /// Width of one attention head.
         public var headDim: Int { width / heads }
+        /// Width of a row of `pixel_values`.
         public var patchDimension: Int { inChannels * temporalPatchSize * patchSize * patchSize }
     }
 
+    /// Qwen2-VL or Qwen2.5-VL.
     public var family: Family
+    /// The text decoder.
     public var text: Text
+    /// The vision tower.
     public var vision: Vision
+    /// `<|image_pad|>`.
     public var imageTokenID: Int32
+    /// `<|vision_start|>`.
     public var visionStartTokenID: Int32
 
     /// Reads `config.json` in `directory`.

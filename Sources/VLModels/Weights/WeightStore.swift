@@ -10,8 +10,11 @@ import VLCore
 public final class WeightStore {
     /// A legacy tensor-name prefix and the canonical prefix it stands for.
     public struct Rename: Sendable {
+        /// The prefix as old checkpoints spell it (`model.layers.`).
         public let legacy: String
+        /// The prefix it stands for (`model.language_model.layers.`).
         public let canonical: String
+        /// Maps names starting with `legacy` to the same names starting with `canonical`.
         public init(_ legacy: String, _ canonical: String) {
             self.legacy = legacy
             self.canonical = canonical
