@@ -81,9 +81,8 @@ public struct Linear: Sendable {
             }
             withBias { biasPointer in
                 pool.parallelFor(units) { unitRange in
-                    let columns =
-                        (unitRange.lowerBound * Self.matmulColumnUnit)
-                    ..<min(n, unitRange.upperBound * Self.matmulColumnUnit)
+                    let first = unitRange.lowerBound * Self.matmulColumnUnit
+                    let columns = first..<min(n, unitRange.upperBound * Self.matmulColumnUnit)
                     let size = Kernels.matmulWorkspaceSize(k: k, columnCount: columns.count)
                     let workspace = UnsafeMutableRawBufferPointer.allocate(byteCount: max(size, 1), alignment: 64)
                     defer { workspace.deallocate() }
