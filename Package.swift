@@ -65,11 +65,13 @@ let package = Package(
             ],
             swiftSettings: swiftSettings),
 
-        .testTarget(name: "VLCoreTests", dependencies: ["VLCore"], swiftSettings: swiftSettings),
+        // Helpers several test targets share (a safetensors writer); never part of the product.
+        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: swiftSettings),
+        .testTarget(name: "VLCoreTests", dependencies: ["VLCore", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "VLImageTests", dependencies: ["VLImage", "VLCore"], swiftSettings: swiftSettings),
         .testTarget(name: "VLTokenizerTests", dependencies: ["VLTokenizer"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "VLModelsTests", dependencies: ["VLModels", "VLImage", "VLTokenizer", "VLCore"],
+            name: "VLModelsTests", dependencies: ["VLModels", "VLImage", "VLTokenizer", "VLCore", "TestSupport"],
             swiftSettings: swiftSettings),
         .testTarget(name: "VLEngineTests", dependencies: ["VLEngine", "VLModels"], swiftSettings: swiftSettings),
         .testTarget(name: "VLPipelineTests", dependencies: ["VLPipeline"], swiftSettings: swiftSettings),

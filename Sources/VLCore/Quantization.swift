@@ -135,6 +135,23 @@ public struct QuantizedMatrix: Sendable {
         }
     }
 
+    /// Decodes row `row` into `output` (`cols` floats): an embedding lookup from a matrix that doubles as the tied
+    /// `lm_head`. Each element equals the same element of `dequantized()`.
+    public func decodeRow(_ row: Int, into output: UnsafeMutablePointer<Float>) {
+        precondition(row >= 0 && row < rows, "row \(row) is outside 0..<\(rows)")
+        let rowBytes = format.byteCount(rows: 1, cols: cols)
+        bytes.withUnsafeBytes { raw in
+            let src = raw.baseAddress! + row * rowBytes
+            let isa = InstructionSet.active.cValue
+            switch format {
+            case .bf16: vl_bf16_to_f32(isa, src.assumingMemoryBound(to: UInt16.self), output, cols)
+            case .f16: vl_f16_to_f32(isa, src.assumingMemoryBound(to: UInt16.self), output, cols)
+            case .q8: _ = vl_dequantize_q8(isa, src, 1, cols, output)
+            case .q4: _ = vl_dequantize_q4(isa, src, 1, cols, output)
+            }
+        }
+    }
+
     /// `outputs[b * outputStride + r] = Σ_k W[r][k] * x_b[k]` for `r` in `rowRange` and the `inputs.batch` vectors
     /// `x_b` of `inputs`, with `W` the stored matrix, in the order `vl_kernels.h` (bf16, f16) or `vl_quant.h` (q8,
     /// q4) fixes.

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 import VLCore
 
@@ -114,6 +115,20 @@ struct QuantizationTests {
         let matrix = QuantizedMatrix(quantizing: weights, rows: 3, cols: 17, format: .bf16)
         #expect(matrix.bytes.count == 3 * 17 * 2)
         for (w, d) in zip(weights, matrix.dequantized()) { #expect(abs(w - d) <= abs(w) * 0x1p-8) }
+    }
+
+    @Test("decodeRow gives each row of dequantized()", arguments: WeightFormat.allCases)
+    func decodeRow(format: WeightFormat) {
+        var rng = SplitMix(state: 23)
+        let (rows, cols) = (7, 64)
+        let values = (0..<(rows * cols)).map { _ in rng.gaussian() }
+        let matrix = QuantizedMatrix(quantizing: values, rows: rows, cols: cols, format: format)
+        let whole = matrix.dequantized()
+        for row in 0..<rows {
+            var decoded = [Float](repeating: .nan, count: cols)
+            decoded.withUnsafeMutableBufferPointer { matrix.decodeRow(row, into: $0.baseAddress!) }
+            #expect(quantBits(decoded) == quantBits(Array(whole[(row * cols)..<((row + 1) * cols)])))
+        }
     }
 
     @Test("measured RMS relative error on N(0, 1) weights")
