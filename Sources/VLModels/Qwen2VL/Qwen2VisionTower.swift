@@ -91,7 +91,7 @@ public struct Qwen2VisionTower: Sendable {
         let frameSegments = VisionWindows.segments(windows.frameBoundaries)
         let windowSegments = VisionWindows.segments(windows.windowBoundaries)
 
-        var workspace = BlockWorkspace(rows: patches, vision: vision)
+        let workspace = BlockWorkspace(rows: patches, vision: vision)
         defer { workspace.deallocate() }
         hidden.withUnsafeMutableBufferPointer { x in
             for (index, block) in blocks.enumerated() {
