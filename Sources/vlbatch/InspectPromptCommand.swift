@@ -19,47 +19,18 @@ struct InspectPromptCommand: ParsableCommand {
     @Option(help: "A model directory (config.json, tokenizer.json, preprocessor_config.json).")
     var model: String
 
-    @Option(help: "The question or instruction.")
-    var prompt: String
-
-    @Option(help: "An image to show the model, before the prompt text; repeat for several.")
-    var image: [String] = []
-
-    @Option(help: "A system message.")
-    var system: String?
-
-    @Flag(help: "Qwen3.5: let the model think before answering (off by default).")
-    var thinking = false
+    @OptionGroup var chat: ChatPromptOptions
 
     @Flag(help: "Include the token ids.")
     var ids = false
 
-    @OptionGroup var budget: ImageBudgetOptions
-
     func run() throws {
-        let directory = URL(fileURLWithPath: model)
-        let format = try ModelType.chatFormat(directory: directory)
-        let template = try CheckpointChatTemplate.read(directory: directory)
-        if template.verdict != .known(format) {
-            Logger(label: "vlbatch").warning(
-                "chat template is not one vlbatch was checked against; prompts use the built-in format",
-                metadata: ["template": "\(template.path ?? "none")", "format": "\(format.rawValue)"])
-        }
-        let processor = try budget.makeProcessor(directory: model)
-        let visualTokens = try image.map { path in
-            let decoded = try ImageDecoder.decode(fileAt: path, limits: budget.decodingLimits)
-            return try processor.preprocess(decoded.image, source: path).imageTokenCount
-        }
-        var messages: [ChatMessage] = system.map { [.system($0)] } ?? []
-        messages.append(.user(Array(repeating: .image, count: image.count) + [.text(prompt)]))
-        let segments = try format.render(messages, options: ChatFormat.Options(enableThinking: thinking))
-        let promptTokenizer = try PromptTokenizer(tokenizer: Tokenizer.load(directory: directory))
-        let tokenIDs = try promptTokenizer.tokenize(segments, imageTokenCounts: visualTokens)
+        let prepared = try chat.prepare(directory: URL(fileURLWithPath: model))
         let report = PromptReport(
-            format: format.rawValue, chatTemplate: template.verdict.description, prompt: segments.renderedText,
-            promptTokens: tokenIDs.count, visualTokens: visualTokens,
-            stopTokenIds: try promptTokenizer.stopTokenIDs(GenerationConfig.load(directory: directory)).sorted(),
-            ids: ids ? tokenIDs : nil)
+            format: prepared.format.rawValue, chatTemplate: prepared.chatTemplate.verdict.description,
+            prompt: prepared.segments.renderedText, promptTokens: prepared.tokens.count,
+            visualTokens: prepared.images.map(\.imageTokenCount), stopTokenIds: prepared.stopTokens.sorted(),
+            ids: ids ? prepared.tokens : nil)
         print(try JSONLine.encode(report))
     }
 

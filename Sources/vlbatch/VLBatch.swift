@@ -8,7 +8,10 @@ struct VLBatch: ParsableCommand {
         commandName: "vlbatch",
         abstract: "Batch jobs through local Qwen vision-language models, on the CPU.",
         version: "0.1.0",
-        subcommands: [RunCommand.self, ListCommand.self, MergeCommand.self, InspectCommand.self, BenchCommand.self])
+        subcommands: [
+            RunCommand.self, ListCommand.self, MergeCommand.self, GenerateCommand.self, InspectCommand.self,
+            BenchCommand.self,
+        ])
 
     /// Runs the command; usage errors exit with status 2, as shells and cron expect, rather than ArgumentParser's 64.
     static func main() {

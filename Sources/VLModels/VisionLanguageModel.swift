@@ -1,0 +1,79 @@
+import Foundation
+import VLCore
+
+/// What one sequence has accumulated in the decoder: its KV cache and where its next token sits on the rotary axes.
+public struct SequenceState: Sendable {
+    /// Keys and values of every attention layer so far.
+    public internal(set) var attention: AttentionCache
+    /// The position of the next token on every rotary axis (after an image, less than `length`).
+    public internal(set) var nextPosition: Int
+
+    /// Tokens the sequence holds.
+    public var length: Int { attention.count }
+
+    /// An empty sequence.
+    public init(attention: AttentionCache) {
+        self.attention = attention
+        nextPosition = 0
+    }
+
+    /// Moves the cache out, leaving an empty one, so the caller holds the only reference and appends in place
+    /// (appending to a shared copy would copy the whole cache every step).
+    mutating func takeAttention() -> AttentionCache {
+        let cache = attention
+        attention = AttentionCache(layers: 0, tokenWidth: cache.tokenWidth)
+        return cache
+    }
+}
+
+/// A loaded vision-language model as the generation engine drives it: encode images, run a prompt, then decode
+/// steps for any number of sequences together.
+public protocol VisionLanguageModel: Sendable {
+    /// The checkpoint's `model_type`.
+    var modelType: String { get }
+    /// Logits per position.
+    var vocabularySize: Int { get }
+    /// `<|image_pad|>`, the token each visual feature replaces.
+    var imageTokenID: Int32 { get }
+
+    /// The merged visual features of `images` in order (`[Σ tokens, hiddenSize]`); images do not see each other.
+    func encodeImages(_ images: [ImagePatches], pool: ComputePool) throws(ModelError) -> [Float]
+
+    /// A sequence with nothing in it yet.
+    func makeSequence() -> SequenceState
+
+    /// Runs a prompt through the decoder into the empty `sequence`; returns the logits of its last token.
+    ///
+    /// `imageFeatures` (from `encodeImages`) replace the image tokens in order; `grids` are the images' patch grids,
+    /// which fix the tokens' rotary positions.
+    func prefill(
+        _ tokens: [Int32], grids: [PatchGrid], imageFeatures: [Float], sequence: inout SequenceState,
+        pool: ComputePool
+    ) throws(ModelError) -> [Float]
+
+    /// One decode step: appends `tokens[i]` to `sequences[i]` for every `i`, all in one pass over the weights;
+    /// returns the next-token logits, `[sequences.count, vocabularySize]`.
+    func decode(_ tokens: [Int32], sequences: inout [SequenceState], pool: ComputePool) throws(ModelError) -> [Float]
+}
+
+/// The model families vlbatch runs, keyed by `config.json`'s `model_type`.
+public enum ModelRegistry {
+    /// The `model_type` values `load` accepts.
+    public static let supportedModelTypes = ["qwen2_vl", "qwen2_5_vl"]
+
+    /// Loads the checkpoint in `directory` with its matrices in `weights`.
+    ///
+    /// - Throws: `ModelError.invalidConfigValue` naming the supported types when `model_type` is not one of them, and
+    ///   the loaders' errors (missing, unused or mis-shaped tensors) otherwise.
+    public static func load(directory: URL, weights: WeightFormat) throws(ModelError) -> any VisionLanguageModel {
+        let modelType = try ModelType.read(directory: directory)
+        switch modelType {
+        case "qwen2_vl", "qwen2_5_vl":
+            return try Qwen2VLModel(directory: directory, weights: weights)
+        default:
+            throw .invalidConfigValue(
+                path: directory.appendingPathComponent("config.json").path, key: "model_type",
+                reason: "\"\(modelType)\" is not supported; supported: \(supportedModelTypes.joined(separator: ", "))")
+        }
+    }
+}
