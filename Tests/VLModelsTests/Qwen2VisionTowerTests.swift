@@ -119,3 +119,148 @@ import VLCore
         }
     }
 }
+
+/// The tower against transformers 5.23 (fp32 compute from the bf16 weights) on the tiny checkpoints in
+/// `Tests/Fixtures/models` (see its manifest.json for how they were made): the golden `pixel_values` and grids go in,
+/// and the patch embedding, every block's output and the merged features must match within 1e-4 relative
+/// (max |a − b| / max |b| per tensor).
+///
+/// Measured on x86-64 (AVX-512 kernels), both families, both image cases: patch_embed 1.2e-6 to 1.8e-6, block outputs
+/// 9.5e-7 to 1.7e-6, image_embeds 7.7e-7 to 1.6e-6; so 1e-4 leaves a wide margin for other instruction sets.
+@Suite struct Qwen2VisionTowerReferenceTests {
+    static let models = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures/models")
+
+    /// One golden case with images: `<model>/goldens/<case>/`.
+    struct Case: CustomTestStringConvertible, Sendable {
+        let model: String
+        let name: String
+        var testDescription: String { "\(model) \(name)" }
+        var checkpoint: URL { Qwen2VisionTowerReferenceTests.models.appendingPathComponent(model) }
+        var directory: URL { checkpoint.appendingPathComponent("goldens/\(name)") }
+
+        func floats(_ file: String) throws -> (shape: [Int], floats: [Float]) {
+            try NumpyFixture.load(directory.appendingPathComponent(file + ".npy"))
+        }
+
+        func integers(_ file: String) throws -> [Int] {
+            try NumpyFixture.loadInt64(directory.appendingPathComponent(file + ".npy")).values.map { Int($0) }
+        }
+
+        /// The golden `pixel_values` (named in case.json) cut into one `ImagePatches` per `image_grid_thw` row.
+        func images() throws -> [ImagePatches] {
+            let description = try JSONSerialization.jsonObject(
+                with: Data(contentsOf: directory.appendingPathComponent("case.json")))
+            let entry = (description as? [String: Any])?["pixel_values"] as? [String: Any]
+            let file = try #require(entry?["file"] as? String, "case.json names no pixel_values file")
+            let pixels: (shape: [Int], floats: [Float])
+            if let lutFile = entry?["lut"] as? String {
+                // Stored compactly: pixel_values[i, j] = lut[channel of column j, u8[i, j]], lut [channels, 256].
+                let bytes = try NumpyFixture.loadInt64(directory.appendingPathComponent(file))
+                let lut = try NumpyFixture.load(directory.appendingPathComponent(lutFile))
+                let columnsPerChannel = bytes.shape[1] / lut.shape[0]
+                let floats = bytes.values.enumerated().map { index, byte in
+                    lut.floats[(index % bytes.shape[1] / columnsPerChannel) * 256 + Int(byte)]
+                }
+                pixels = (bytes.shape, floats)
+            } else {
+                pixels = try NumpyFixture.load(directory.appendingPathComponent(file))
+            }
+            let width = pixels.shape[1]
+            let grids = try integers("image_grid_thw")
+            var images: [ImagePatches] = []
+            var row = 0
+            for index in stride(from: 0, to: grids.count, by: 3) {
+                let grid = PatchGrid(temporal: grids[index], height: grids[index + 1], width: grids[index + 2])
+                let values = Array(pixels.floats[(row * width)..<((row + grid.patchCount) * width)])
+                images.append(
+                    ImagePatches(
+                        values: values, patchDimension: width, grid: grid, resizedWidth: grid.width * 14,
+                        resizedHeight: grid.height * 14, imageTokenCount: grid.patchCount / 4))
+                row += grid.patchCount
+            }
+            #expect(row == pixels.shape[0], "the grids do not cover pixel_values")
+            return images
+        }
+
+        func tower() throws -> (Qwen2VisionTower, WeightStore) {
+            let config = try Qwen2VLConfig.load(directory: checkpoint)
+            let store = try WeightStore(directory: checkpoint, renames: [.init("visual.", "model.visual.")])
+            return (try Qwen2VisionTower(config: config, store: store, format: .bf16), store)
+        }
+    }
+
+    static let cases = ["qwen2-vl-tiny", "qwen2.5-vl-tiny"].flatMap { model in
+        ["one-image", "two-images"].map { Case(model: model, name: $0) }
+    }
+
+    /// max |actual − expected| / max |expected|.
+    static func relativeError(_ actual: [Float], _ expected: [Float]) -> Float {
+        precondition(actual.count == expected.count, "\(actual.count) values against \(expected.count)")
+        let scale = expected.reduce(Float(0)) { max($0, abs($1)) }
+        let worst = zip(actual, expected).reduce(Float(0)) { max($0, abs($1.0 - $1.1)) }
+        return worst / max(scale, .leastNormalMagnitude)
+    }
+
+    @Test(arguments: cases)
+    func intermediatesMatchTransformers(_ golden: Case) throws {
+        let (tower, _) = try golden.tower()
+        let images = try golden.images()
+        var seen: [String: [Float]] = [:]
+        let features = try tower.encode(images, pool: ComputePool(threadCount: 2)) { name, values in
+            seen[name] = values
+        }
+        let patchEmbed = try golden.floats("vision_patch_embed")
+        #expect(Self.relativeError(try #require(seen["patch_embed"]), patchEmbed.floats) < 1e-4)
+        let blocks = try golden.floats("vision_blocks")  // [depth, patches, width]
+        #expect(blocks.shape[0] == tower.blocks.count)
+        let blockSize = blocks.shape[1] * blocks.shape[2]
+        for index in 0..<blocks.shape[0] {
+            let expected = Array(blocks.floats[(index * blockSize)..<((index + 1) * blockSize)])
+            let error = Self.relativeError(try #require(seen["blocks.\(index)"]), expected)
+            #expect(error < 1e-4, "block \(index): relative error \(error)")
+        }
+        let embeds = try golden.floats("image_embeds")
+        let error = Self.relativeError(features, embeds.floats)
+        #expect(error < 1e-4, "image_embeds: relative error \(error)")
+    }
+
+    @Test(arguments: cases.filter { $0.model == "qwen2.5-vl-tiny" })
+    func windowLayoutMatchesTransformers(_ golden: Case) throws {
+        let (tower, _) = try golden.tower()
+        let grids = try golden.images().map(\.grid)
+        let vision = tower.vision
+        let windows = VisionWindows(
+            grids: grids, mergeSize: vision.mergeSize,
+            windowSide: vision.windowSize / vision.mergeSize / vision.patchSize)
+        #expect(windows.mergeUnitOrder == (try golden.integers("vision_window_index")))
+        #expect(windows.windowBoundaries == (try golden.integers("vision_cu_window_seqlens")))
+        #expect(windows.frameBoundaries == (try golden.integers("vision_cu_seqlens")))
+    }
+
+    @Test(arguments: ["qwen2-vl-tiny", "qwen2.5-vl-tiny"])
+    func imagesDoNotSeeEachOtherAndThreadsDoNotMatter(model: String) throws {
+        let golden = Case(model: model, name: "two-images")
+        let (tower, _) = try golden.tower()
+        let images = try golden.images()
+        let together = try tower.encode(images, pool: ComputePool(threadCount: 2))
+        let apart = try images.flatMap { image throws(ModelError) in
+            try tower.encode([image], pool: ComputePool(threadCount: 1))
+        }
+        #expect(Self.relativeError(apart, together) < 1e-6)
+        #expect(try tower.encode(images, pool: ComputePool(threadCount: 1)) == together)
+        #expect(try tower.encode(images, pool: ComputePool(threadCount: 3)) == together)
+    }
+
+    @Test(arguments: ["qwen2-vl-tiny", "qwen2.5-vl-tiny"])
+    func theTowerUsesEveryVisualTensor(model: String) throws {
+        let (_, store) = try Case(model: model, name: "one-image").tower()
+        #expect {
+            try store.finish()
+        } throws: { error in
+            // Only the text model's tensors are left over.
+            guard case .unusedTensors(_, let tensors) = error as? ModelError else { return false }
+            return !tensors.isEmpty && tensors.allSatisfy { !$0.hasPrefix("visual.") && !$0.hasPrefix("model.visual.") }
+        }
+    }
+}
