@@ -41,6 +41,32 @@ public final class MappedFile: @unchecked Sendable {
         bytes = UnsafeRawBufferPointer(start: address, count: size)
     }
 
+    /// Faults in the pages of `range` now (`madvise(MADV_POPULATE_READ)`, Linux 5.14 and later; elsewhere a
+    /// `MADV_WILLNEED` read-ahead hint), so the weights a model reads in place are resident when loading ends instead
+    /// of being paged in by the first image or prompt.
+    func prefetch(_ range: Range<Int>) {
+        guard let base = bytes.baseAddress, !range.isEmpty else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = range.lowerBound / page * page
+        let pointer = UnsafeMutableRawPointer(mutating: base + start)
+        let length = range.upperBound - start
+        #if os(Linux)
+            if madvise(pointer, length, MADV_POPULATE_READ) == 0 { return }
+        #endif
+        _ = madvise(pointer, length, Int32(MADV_WILLNEED))
+    }
+
+    /// `madvise(MADV_DONTNEED)` on the whole pages inside `range`: a read-only private mapping drops them from the
+    /// process and re-reads them from the file if they are touched again, so this only ever saves memory.
+    func releaseResidentPages(_ range: Range<Int>) {
+        guard let base = bytes.baseAddress else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = (range.lowerBound + page - 1) / page * page
+        let end = range.upperBound / page * page
+        guard end > start else { return }
+        _ = madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, MADV_DONTNEED)
+    }
+
     deinit {
         if let base = bytes.baseAddress {
             munmap(UnsafeMutableRawPointer(mutating: base), bytes.count)

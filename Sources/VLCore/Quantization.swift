@@ -36,7 +36,10 @@ public enum WeightFormat: String, Sendable, CaseIterable, CustomStringConvertibl
     public var description: String { rawValue }
 }
 
-/// A row-major `[rows, cols]` weight matrix stored in a `WeightFormat`, owning its bytes.
+/// A row-major `[rows, cols]` weight matrix stored in a `WeightFormat`.
+///
+/// A bf16 or f16 checkpoint tensor kept in its own format is not copied: the matrix reads it where the checkpoint is
+/// mapped, so a 16-bit model takes its file size in memory once, not twice.
 ///
 /// Built once at load time, from F32 values or straight from a checkpoint tensor (`init(converting:format:)`).
 /// bf16 and f16 products equal `Kernels.matvec` on `dequantized()` bit for bit; q8 and q4 products multiply q8
@@ -49,8 +52,32 @@ public struct QuantizedMatrix: Sendable {
     public let rows: Int
     /// Columns (input features).
     public let cols: Int
-    /// The encoded matrix, `format.byteCount(rows:cols:)` bytes, laid out as `vl_quant.h` describes.
-    public let bytes: [UInt8]
+    /// Where the encoded bytes live.
+    private enum Storage: Sendable {
+        /// Memory the matrix owns (converted or quantized weights).
+        case owned([UInt8])
+        /// A checkpoint tensor used as it is mapped (bf16 / f16 kept verbatim).
+        case mapped(TensorView)
+    }
+
+    private let storage: Storage
+
+    /// A copy of the encoded matrix, `format.byteCount(rows:cols:)` bytes, laid out as `vl_quant.h` describes.
+    public var bytes: [UInt8] { withUnsafeBytes { [UInt8]($0) } }
+
+    /// Whether the matrix reads the checkpoint's mapping rather than memory of its own.
+    public var isMapped: Bool {
+        if case .mapped = storage { return true }
+        return false
+    }
+
+    /// Calls `body` with the encoded matrix's bytes (aligned to at least 2 bytes).
+    public func withUnsafeBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
+        switch storage {
+        case .owned(let bytes): return try bytes.withUnsafeBytes(body)
+        case .mapped(let tensor): return try tensor.withUnsafeBytes(body)
+        }
+    }
 
     /// Encodes `values` (`[rows, cols]`, row-major) in `format`.
     ///
@@ -76,7 +103,7 @@ public struct QuantizedMatrix: Sendable {
             }
             initialized = count
         }
-        self.init(format: format, rows: rows, cols: cols, bytes: bytes)
+        self.init(format: format, rows: rows, cols: cols, storage: .owned(bytes))
     }
 
     /// Encodes `values` (`[rows, cols]`, row-major) in `format`; see `init(quantizing:rows:cols:format:isa:)`.
@@ -100,27 +127,34 @@ public struct QuantizedMatrix: Sendable {
         let (rows, cols) = (tensor.shape[0], tensor.shape[1])
         let verbatim =
             (tensor.dtype == .bfloat16 && format == .bf16) || (tensor.dtype == .float16 && format == .f16)
-        if verbatim {
-            // Stored little-endian in the file, as the kernels read them on x86-64 and arm64.
-            let bytes = tensor.withUnsafeBytes { [UInt8]($0) }
-            self.init(format: format, rows: rows, cols: cols, bytes: bytes)
+        // Stored little-endian in the file, as the kernels read them on x86-64 and arm64. The kernels load 16-bit
+        // values, so a tensor at an odd offset (legal in safetensors, never written by the usual tools) is copied.
+        let aligned = tensor.withUnsafeBytes { Int(bitPattern: $0.baseAddress) % 2 == 0 }
+        if verbatim && aligned {
+            tensor.prefetchResidentPages()
+            self.init(format: format, rows: rows, cols: cols, storage: .mapped(tensor))
+        } else if verbatim {
+            self.init(format: format, rows: rows, cols: cols, storage: .owned(tensor.withUnsafeBytes { [UInt8]($0) }))
         } else {
             self.init(quantizing: try tensor.floats(), rows: rows, cols: cols, format: format)
+            // The checkpoint's pages of this tensor are not needed any more; let the kernel reclaim them now rather
+            // than hold the file and its converted copy in memory together until loading ends.
+            tensor.releaseResidentPages()
         }
     }
 
-    private init(format: WeightFormat, rows: Int, cols: Int, bytes: [UInt8]) {
+    private init(format: WeightFormat, rows: Int, cols: Int, storage: Storage) {
         self.format = format
         self.rows = rows
         self.cols = cols
-        self.bytes = bytes
+        self.storage = storage
     }
 
     /// The weights as the kernels see them, `[rows, cols]` row-major F32.
     public func dequantized() -> [Float] {
         let count = rows * cols
         return [Float](unsafeUninitializedCapacity: count) { out, initialized in
-            bytes.withUnsafeBytes { raw in
+            withUnsafeBytes { raw in
                 guard let src = raw.baseAddress, let dst = out.baseAddress else { return }
                 let isa = InstructionSet.active.cValue
                 let halves = src.assumingMemoryBound(to: UInt16.self)
@@ -140,7 +174,7 @@ public struct QuantizedMatrix: Sendable {
     public func decodeRow(_ row: Int, into output: UnsafeMutablePointer<Float>) {
         precondition(row >= 0 && row < rows, "row \(row) is outside 0..<\(rows)")
         let rowBytes = format.byteCount(rows: 1, cols: cols)
-        bytes.withUnsafeBytes { raw in
+        withUnsafeBytes { raw in
             let src = raw.baseAddress! + row * rowBytes
             let isa = InstructionSet.active.cValue
             switch format {
@@ -169,7 +203,7 @@ public struct QuantizedMatrix: Sendable {
         precondition(
             inputs.cols == cols && inputs.isQuantized == format.isBlockQuantized, "inputs not prepared for \(format)")
         let (begin, end, batch) = (rowRange.lowerBound, rowRange.upperBound, inputs.batch)
-        bytes.withUnsafeBytes { raw in
+        withUnsafeBytes { raw in
             inputs.storage.withUnsafeBytes { prepared in
                 guard let w = raw.baseAddress, let x = prepared.baseAddress else { return }
                 let (isa, halves, floats) = (

@@ -38,6 +38,18 @@ public struct TensorView: Sendable {
         }
     }
 
+    /// Faults the tensor's pages in now, for tensors read in place for the rest of the run.
+    public func prefetchResidentPages() {
+        file.prefetch(range)
+    }
+
+    /// Tells the kernel the tensor's pages are not needed now (`madvise(MADV_DONTNEED)` on the whole pages inside
+    /// it): after a tensor was converted, its file pages need not stay resident. Reading the view again is still
+    /// valid; the pages come back from the file.
+    public func releaseResidentPages() {
+        file.releaseResidentPages(range)
+    }
+
     /// The elements as `Float`, converted from BF16, F16 or F32.
     public func floats() throws(CoreError) -> [Float] {
         switch dtype {

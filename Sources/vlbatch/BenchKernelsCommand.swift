@@ -90,7 +90,7 @@ struct BenchKernelsCommand: ParsableCommand {
             for format in ["f32", "bf16", "f16"] {
                 let multiply = {
                     weights.withUnsafeBufferPointer { f32 in
-                        halves[format == "f16" ? 1 : 0].bytes.withUnsafeBytes { raw in
+                        halves[format == "f16" ? 1 : 0].withUnsafeBytes { raw in
                             let bits = raw.baseAddress!.assumingMemoryBound(to: UInt16.self)
                             let matrix: Kernels.DenseWeights =
                                 format == "f32" ? .f32(f32.baseAddress!) : format == "bf16" ? .bf16(bits) : .f16(bits)

@@ -6,6 +6,10 @@ import VLModels
 import VLPipeline
 import VLTokenizer
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 extension WeightFormat: ExpressibleByArgument {}
 
 /// `vlbatch generate`: one answer from a model for a prompt with images, streamed to standard output.
@@ -129,6 +133,8 @@ struct GenerateCommand: ParsableCommand {
         let visualTokens: Int
         let modelType: String
         let weights: String
+        /// The process's peak resident memory so far (weights, caches, activations), from `getrusage`.
+        let peakResidentBytes: Int
         let timings: Timings
 
         struct Timings: Encodable {
@@ -151,6 +157,9 @@ struct GenerateCommand: ParsableCommand {
             visualTokens = result.visualTokens
             modelType = model.modelType
             self.weights = weights.rawValue
+            var usage = rusage()
+            getrusage(RUSAGE_SELF.rawValue, &usage)
+            peakResidentBytes = usage.ru_maxrss * 1024  // kilobytes on Linux
             let t = result.timings
             timings = Timings(
                 loadSeconds: load, visionSeconds: t.visionSeconds, prefillSeconds: t.prefillSeconds,

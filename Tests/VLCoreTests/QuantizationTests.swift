@@ -357,6 +357,9 @@ struct WeightConversionTests {
             let file = try SafeTensorsFile(path: directory + "/model.safetensors")
             let keptBF16 = try QuantizedMatrix(converting: file.tensor(named: "a.bf16"), format: .bf16)
             #expect(keptBF16.bytes == SafeTensorsWriter.bytes(bf16))
+            // Kept verbatim, a 16-bit tensor is read where it is mapped (copied only at an odd address).
+            let even = try file.tensor(named: "a.bf16").withUnsafeBytes { Int(bitPattern: $0.baseAddress) % 2 == 0 }
+            #expect(keptBF16.isMapped == even)
             let keptF16 = try QuantizedMatrix(converting: file.tensor(named: "a.f16"), format: .f16)
             #expect(keptF16.bytes == SafeTensorsWriter.bytes(f16))
             for format in WeightFormat.allCases {
@@ -373,6 +376,27 @@ struct WeightConversionTests {
                     path: file.path, tensor: name, shape: name == "a.odd" ? [2, 48] : [64], format: "\(format)")
                 #expect(throws: expected) { try QuantizedMatrix(converting: file.tensor(named: name), format: format) }
             }
+        }
+    }
+}
+
+@Suite("Weights read from the checkpoint mapping")
+struct MappedWeightTests {
+    @Test("a mapped bf16 matrix outlives the file object and its pages can be released")
+    func mappedMatrixOutlivesItsFile() throws {
+        // A 6-byte metadata value makes the header length even, so the tensor starts at an even address.
+        let bits = (0..<(8 * 64)).map { UInt16(truncatingIfNeeded: 0x3F80 + $0) }
+        for padding in ["ab", "abc"] {
+            let bytes = SafeTensorsWriter.file(
+                [.init(name: "w", dtype: "BF16", shape: [8, 64], data: SafeTensorsWriter.bytes(bits))],
+                metadata: ["p": padding])
+            let matrix = try SafeTensorsWriter.withDirectory(["model.safetensors": bytes]) { directory in
+                let tensor = try SafeTensorsFile(path: directory + "/model.safetensors").tensor(named: "w")
+                tensor.releaseResidentPages()
+                return try QuantizedMatrix(converting: tensor, format: .bf16)
+            }
+            #expect(matrix.bytes == SafeTensorsWriter.bytes(bits))
+            #expect(matrix.dequantized() == bits.map { Float(bitPattern: UInt32($0) << 16) })
         }
     }
 }

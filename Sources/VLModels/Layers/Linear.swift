@@ -73,7 +73,7 @@ public struct Linear: Sendable {
     {
         let (k, n) = (inFeatures, outFeatures)
         let units = (n + Self.matmulColumnUnit - 1) / Self.matmulColumnUnit
-        weight.bytes.withUnsafeBytes { raw in
+        weight.withUnsafeBytes { raw in
             let halves = raw.baseAddress!.assumingMemoryBound(to: UInt16.self)
             let dense: Kernels.DenseWeights = weight.format == .f16 ? .f16(halves) : .bf16(halves)
             let withBias = { (body: (UnsafePointer<Float>?) -> Void) in
