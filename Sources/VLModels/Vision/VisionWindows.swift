@@ -1,9 +1,10 @@
-/// How the vision tower groups patches for attention: which patch sequences attend among themselves, and (Qwen2.5-VL)
-/// the order of the merge units (2×2 patch blocks) that makes each attention window contiguous.
+/// How a vision tower groups patches for attention: which patch sequences attend among themselves, and (Qwen2.5-VL)
+/// the order of the merge units (2×2 patch blocks) that makes each attention window contiguous. The towers without
+/// windows (Qwen2-VL, Qwen3-VL, Qwen3.5) pass `windowSide: nil` and attend within `frameBoundaries`.
 ///
-/// Port of transformers' `Qwen2_5_VisionTransformerPretrainedModel.get_window_index` and the `cu_seqlens` of its
-/// `forward` (modeling_qwen2_5_vl.py; qwen-architecture.md §3.2). Patches never attend across images, nor across the
-/// temporal groups of one image.
+/// Port of transformers' `get_vision_window_index` and `get_vision_cu_seqlens` (vision_utils.py, used by
+/// modeling_qwen2_5_vl.py, modeling_qwen3_vl.py and modeling_qwen3_5.py; qwen-architecture.md §3.2). Patches never
+/// attend across images, nor across the temporal groups of one image.
 struct VisionWindows: Sendable, Equatable {
     /// `window_index`: position `i` of the windowed order holds merge unit `mergeUnitOrder[i]` of the `pixel_values`
     /// order (a permutation of `0 ..< patches / mergeUnit`).

@@ -1,10 +1,12 @@
 import Foundation
 
-/// The 2-D rotary embedding of the Qwen2-VL / Qwen2.5-VL vision tower (qwen-architecture.md §3.1 item 2): one cos and
-/// one sin vector of `headDim` per patch, from the patch's row and column in the full-resolution patch grid.
+/// The 2-D rotary embedding of every Qwen vision tower (qwen-architecture.md §3.1 item 2, §3.3 item 3): one cos and one
+/// sin vector of `headDim` per patch, from the patch's row and column in the full-resolution patch grid.
 ///
 /// Port of transformers' `VisionRotaryEmbedding(head_dim // 2)` plus `rot_pos_emb` (modeling_qwen2_vl.py,
-/// modeling_qwen2_5_vl.py): with `d = headDim / 2` and `f = headDim / 4` frequencies
+/// modeling_qwen2_5_vl.py) and of the "axial" `Qwen3VLVisionRotaryEmbedding` / `Qwen3_5VisionRotaryEmbedding`
+/// (modeling_qwen3_vl.py, modeling_qwen3_5.py: `inv_freq` over `arange(0, head_dim // 2, 2)`, then
+/// `cat([f_h, f_w])` twice; the same table): with `d = headDim / 2` and `f = headDim / 4` frequencies
 /// `inv_freq[k] = 1 / theta^(2k / d)`, a patch at `(r, c)` gets the angles `concat(r * inv_freq, c * inv_freq)`
 /// (length `d`) and `cos`/`sin` of `concat(angles, angles)` (length `headDim`): head dims `[0, f)` and `[d, d + f)`
 /// turn with the row, `[f, d)` and `[d + f, headDim)` with the column. Angles are fp32 products, as in
@@ -36,9 +38,7 @@ struct VisionRotaryTable: Sendable {
         var row = 0
         for grid in grids {
             for _ in 0..<grid.temporal {
-                for (patchRow, patchColumn) in Self.coordinates(
-                    height: grid.height, width: grid.width, merge: mergeSize)
-                {
+                for (patchRow, patchColumn) in grid.frameCoordinates(mergeSize: mergeSize) {
                     for k in 0..<quarter {
                         angles[k] = Float(patchRow) * inverseFrequencies[k]
                         angles[quarter + k] = Float(patchColumn) * inverseFrequencies[k]
@@ -58,11 +58,20 @@ struct VisionRotaryTable: Sendable {
         return (cosines, sines)
     }
 
-    /// The full-resolution `(row, column)` of each patch of one frame, in merge-block order.
+    /// The cos and sin rows of the patches in the order the blocks see them, `[patches, headDim]` each.
+    struct Rows: Sendable {
+        let cos: [Float]
+        let sin: [Float]
+    }
+}
+
+extension PatchGrid {
+    /// The full-resolution `(row, column)` of each patch of one frame, in merge-block order (the row order of
+    /// `pixel_values` within a temporal group).
     ///
     /// transformers: `hpos = arange(h)[:, None].expand(-1, w).reshape(h/m, m, w/m, m).permute(0, 2, 1, 3).flatten()`,
     /// and the same for `wpos`; so block `(bi, bj)`, in-block `(u, v)` sits at `(bi*m + u, bj*m + v)`.
-    static func coordinates(height: Int, width: Int, merge: Int) -> [(row: Int, column: Int)] {
+    func frameCoordinates(mergeSize merge: Int) -> [(row: Int, column: Int)] {
         var result: [(row: Int, column: Int)] = []
         result.reserveCapacity(height * width)
         for blockRow in 0..<(height / merge) {
