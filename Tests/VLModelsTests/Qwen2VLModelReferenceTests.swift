@@ -74,9 +74,9 @@ import VLCore
         }
         let lastLayer = try golden.floats("last_layer_output").floats
         #expect(Self.relativeError(last, lastLayer) < Self.tolerance)
-        #expect(Self.relativeError(model.text.finalNormalized(last), rows(hidden, layers)) < Self.tolerance)
+        #expect(Self.relativeError(model.text.ends.finalNormalized(last), rows(hidden, layers)) < Self.tolerance)
         let d = model.config.text.hiddenSize
-        let logits = model.text.logits(Array(last[(last.count - d)...]), rows: 1, pool: pool)
+        let logits = model.text.ends.logits(Array(last[(last.count - d)...]), rows: 1, pool: pool)
         #expect(Self.relativeError(logits, try golden.floats("logits_last").floats) < Self.tolerance)
         #expect(sequence.length == tokens.count)
     }

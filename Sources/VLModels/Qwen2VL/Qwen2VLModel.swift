@@ -53,7 +53,7 @@ public struct Qwen2VLModel: VisionLanguageModel {
         let hidden = try prefillHidden(
             tokens, grids: grids, imageFeatures: imageFeatures, sequence: &sequence, pool: pool)
         let d = config.text.hiddenSize
-        return text.logits(Array(hidden[(hidden.count - d)...]), rows: 1, pool: pool)
+        return text.ends.logits(Array(hidden[(hidden.count - d)...]), rows: 1, pool: pool)
     }
 
     /// `prefill` up to the last layer's hidden states (`[tokens, hiddenSize]`, before the final norm); `observe`
@@ -97,7 +97,7 @@ public struct Qwen2VLModel: VisionLanguageModel {
             sequences[index].attention = caches[index]
             sequences[index].nextPosition += 1
         }
-        return text.logits(hidden, rows: tokens.count, pool: pool)
+        return text.ends.logits(hidden, rows: tokens.count, pool: pool)
     }
 
     /// Overwrites the embedding rows of the image tokens with the visual features, in order.

@@ -78,6 +78,12 @@ struct ConfigObject {
         return result
     }
 
+    func stringArray(_ key: String) throws(ModelError) -> [String]? {
+        guard has(key) else { return nil }
+        guard let list = values[key] as? [String] else { throw invalid(key, "is not a list of strings") }
+        return list
+    }
+
     /// An error about `key` of this object.
     func invalid(_ key: String, _ reason: String) -> ModelError {
         .invalidConfigValue(path: path, key: keyPrefix + key, reason: reason)
