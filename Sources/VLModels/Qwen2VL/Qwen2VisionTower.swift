@@ -73,11 +73,7 @@ public struct Qwen2VisionTower: Sendable {
         let width = vision.width
         let unit = vision.mergeSize * vision.mergeSize
 
-        var pixels: [Float] = []
-        pixels.reserveCapacity(patches * vision.patchDimension)
-        for image in images { pixels += image.values }
-        var hidden = patchEmbed.apply(pixels, rows: patches, pool: pool)  // [patches, width]
-        pixels = []
+        var hidden = VisionInput.embed(images, patches: patches, with: patchEmbed, pool: pool)  // [patches, width]
         inspect?("patch_embed", hidden)
 
         var (cosines, sines) = rotary.table(for: grids, mergeSize: vision.mergeSize)  // [patches, headDim] each

@@ -1,4 +1,6 @@
-/// Checks a vision tower's input before any work.
+import VLCore
+
+/// A vision tower's input: the checks before any work, and the patch embedding.
 enum VisionInput {
     /// Rejects images a tower cannot encode: rows of another width than `patchDimension` (another patch size), a grid
     /// that does not fill whole `mergeSize` × `mergeSize` blocks, or `values` that do not match the grid.
@@ -22,5 +24,14 @@ enum VisionInput {
                         + "\(patchDimension)")
             }
         }
+    }
+
+    /// `patch_embed`: the `pixel_values` rows of all `images` (`patches` in all) through the patch embedding, the
+    /// Conv3d with stride = kernel as a Linear; `[patches, width]`.
+    static func embed(_ images: [ImagePatches], patches: Int, with patchEmbed: Linear, pool: ComputePool) -> [Float] {
+        var pixels: [Float] = []
+        pixels.reserveCapacity(patches * patchEmbed.inFeatures)
+        for image in images { pixels += image.values }
+        return patchEmbed.apply(pixels, rows: patches, pool: pool)
     }
 }
