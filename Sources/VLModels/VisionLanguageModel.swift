@@ -1,10 +1,13 @@
 import Foundation
 import VLCore
 
-/// What one sequence has accumulated in the decoder: its KV cache and where its next token sits on the rotary axes.
+/// What one sequence has accumulated in the decoder: the KV cache of its attention layers, the DeltaNet state of a
+/// hybrid model's linear-attention layers, and where its next token sits on the rotary axes.
 public struct SequenceState: Sendable {
     /// Keys and values of every attention layer so far.
     public internal(set) var attention: AttentionCache
+    /// Convolution and recurrent state of the Gated DeltaNet layers (empty for models without them).
+    public internal(set) var deltaNet: DeltaNetState
     /// The position of the next token on every rotary axis (after an image, less than `length`).
     public internal(set) var nextPosition: Int
 
@@ -12,18 +15,14 @@ public struct SequenceState: Sendable {
     public var length: Int { attention.count }
 
     /// An empty sequence.
-    public init(attention: AttentionCache) {
+    public init(attention: AttentionCache, deltaNet: DeltaNetState = DeltaNetState()) {
         self.attention = attention
+        self.deltaNet = deltaNet
         nextPosition = 0
     }
 
-    /// Moves the cache out, leaving an empty one, so the caller holds the only reference and appends in place
-    /// (appending to a shared copy would copy the whole cache every step).
-    mutating func takeAttention() -> AttentionCache {
-        let cache = attention
-        attention = AttentionCache(layers: 0, tokenWidth: cache.tokenWidth)
-        return cache
-    }
+    /// Bytes of per-sequence state: the KV cache (grows with the sequence) plus the DeltaNet state (fixed).
+    public var byteCount: Int { attention.byteCount + deltaNet.byteCount }
 }
 
 /// A loaded vision-language model as the generation engine drives it: encode images, run a prompt, then decode
@@ -36,8 +35,9 @@ public protocol VisionLanguageModel: Sendable {
     /// `<|image_pad|>`, the token each visual feature replaces.
     var imageTokenID: Int32 { get }
 
-    /// The merged visual features of `images` in order (`[Σ tokens, hiddenSize]`); images do not see each other.
-    func encodeImages(_ images: [ImagePatches], pool: ComputePool) throws(ModelError) -> [Float]
+    /// The visual features of `images` in order (`[Σ tokens, hiddenSize]`, plus DeepStack taps where the model has
+    /// them); images do not see each other.
+    func encodeImages(_ images: [ImagePatches], pool: ComputePool) throws(ModelError) -> VisualFeatures
 
     /// A sequence with nothing in it yet.
     func makeSequence() -> SequenceState
@@ -47,7 +47,7 @@ public protocol VisionLanguageModel: Sendable {
     /// `imageFeatures` (from `encodeImages`) replace the image tokens in order; `grids` are the images' patch grids,
     /// which fix the tokens' rotary positions.
     func prefill(
-        _ tokens: [Int32], grids: [PatchGrid], imageFeatures: [Float], sequence: inout SequenceState,
+        _ tokens: [Int32], grids: [PatchGrid], imageFeatures: VisualFeatures, sequence: inout SequenceState,
         pool: ComputePool
     ) throws(ModelError) -> [Float]
 
@@ -59,7 +59,7 @@ public protocol VisionLanguageModel: Sendable {
 /// The model families vlbatch runs, keyed by `config.json`'s `model_type`.
 public enum ModelRegistry {
     /// The `model_type` values `load` accepts.
-    public static let supportedModelTypes = ["qwen2_vl", "qwen2_5_vl"]
+    public static let supportedModelTypes = ["qwen2_vl", "qwen2_5_vl", "qwen3_5"]
 
     /// Loads the checkpoint in `directory` with its matrices in `weights`.
     ///
@@ -70,6 +70,8 @@ public enum ModelRegistry {
         switch modelType {
         case "qwen2_vl", "qwen2_5_vl":
             return try Qwen2VLModel(directory: directory, weights: weights)
+        case "qwen3_5":
+            return try Qwen35Model(directory: directory, weights: weights)
         default:
             throw .invalidConfigValue(
                 path: directory.appendingPathComponent("config.json").path, key: "model_type",

@@ -105,11 +105,17 @@ import Testing
         #expect(missing.status != 0 && missing.stderr.contains("no-such.png"))
         let notModel = try CommandRunner.run(["generate", "--model", "Tests/Fixtures/preprocess", "--prompt", "Hi"])
         #expect(notModel.status != 0 && notModel.stderr.contains("config.json"))
-        // A family whose chat format vlbatch knows but whose model is not implemented yet names the supported ones.
-        let unsupported = try CommandRunner.run([
-            "generate", "--model", "Samples/Models/vlbatch-demo-qwen3.5", "--prompt", "Hi",
-        ])
-        #expect(unsupported.status != 0 && unsupported.stderr.contains("supported: qwen2_vl, qwen2_5_vl"))
+        // A model_type vlbatch does not run is refused with the list of the ones it does.
+        let foreign = FileManager.default.temporaryDirectory.appendingPathComponent("vlbatch-llava-\(UUID())")
+        try FileManager.default.copyItem(
+            at: CommandRunner.repositoryRoot.appendingPathComponent("\(Self.models)/qwen2-vl-tiny"), to: foreign)
+        defer { try? FileManager.default.removeItem(at: foreign) }
+        let config = foreign.appendingPathComponent("config.json")
+        let text = try String(contentsOf: config, encoding: .utf8)
+        try text.replacingOccurrences(of: "\"qwen2_vl\"", with: "\"llava\"").write(
+            to: config, atomically: true, encoding: .utf8)
+        let unsupported = try CommandRunner.run(["generate", "--model", foreign.path, "--prompt", "Hi"])
+        #expect(unsupported.status != 0 && unsupported.stderr.contains("\"llava\" is not supported; supported:"))
         let flags = try CommandRunner.run([
             "generate", "--model", "\(Self.models)/qwen2-vl-tiny", "--prompt", "Hi", "--greedy", "--top-k", "3",
         ])

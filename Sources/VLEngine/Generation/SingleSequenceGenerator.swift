@@ -86,7 +86,9 @@ public enum SingleSequenceGenerator {
             let elapsed = now - clock
             return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
         }
-        let features = request.images.isEmpty ? [] : try model.encodeImages(request.images, pool: pool)
+        let features =
+            request.images.isEmpty
+            ? VisualFeatures(merged: [], deepstack: []) : try model.encodeImages(request.images, pool: pool)
         timings.visionSeconds = lap()
         // One array for the whole loop, so the caches are never shared and grow in place.
         var sequences = [model.makeSequence()]

@@ -6,21 +6,7 @@ import VLCore
 /// One `forward` call runs any mix of sequences: a prompt (many rows of one sequence) or a decode step (one row of
 /// each of several sequences). The linear layers see all rows at once, so a batched decode step reads every weight
 /// once; rotary embedding and attention run per sequence against that sequence's cache.
-public struct Qwen2TextDecoder: Sendable {
-    /// A run of consecutive rows of one `forward` call that belong to one sequence.
-    public struct Segment: Sendable {
-        /// Which of the caches passed to `forward` the rows extend.
-        public var cache: Int
-        /// The rows, in the order of the sequence.
-        public var rows: Range<Int>
-
-        /// Rows `rows` extend `caches[cache]`.
-        public init(cache: Int, rows: Range<Int>) {
-            self.cache = cache
-            self.rows = rows
-        }
-    }
-
+public struct Qwen2TextDecoder: TextDecoder {
     struct Layer: Sendable {
         let inputNorm: RMSNorm
         let query: Linear
@@ -74,21 +60,22 @@ public struct Qwen2TextDecoder: Sendable {
         attention = CausalAttention(heads: config.heads, kvHeads: config.kvHeads, headDim: hd)
     }
 
-    /// An empty cache for one sequence.
-    public func makeCache() -> AttentionCache {
-        AttentionCache(layers: config.layers, tokenWidth: config.kvHeads * config.headDim)
+    /// An empty sequence: a KV cache for every layer.
+    public func makeSequence() -> SequenceState {
+        SequenceState(attention: AttentionCache(layers: config.layers, tokenWidth: config.kvHeads * config.headDim))
     }
 
     /// The embedding rows of `tokens`, `[tokens.count, hiddenSize]`.
     public func embed(_ tokens: [Int32]) throws(ModelError) -> [Float] { try ends.embed(tokens) }
 
     /// Runs `hidden` (`[rows, hiddenSize]`, the input embeddings) through every layer, in place, appending each
-    /// segment's keys and values to its cache. `positions` gives each row's (temporal, height, width) position.
-    /// `observe` sees the hidden state after each layer (for parity tests).
-    public func forward(
-        _ hidden: inout [Float], positions: MultimodalPositionRows, segments: [Segment], caches: inout [AttentionCache],
-        pool: ComputePool, observe: ((Int, [Float]) -> Void)? = nil
+    /// segment's keys and values to its sequence's cache; see `TextDecoder.forward`. Qwen2 has no DeepStack.
+    func forward(
+        _ hidden: inout [Float], positions: MultimodalPositionRows, segments: [DecoderSegment],
+        sequences: inout [SequenceState], deepstack: DeepstackInjection?, pool: ComputePool,
+        observe: ((Int, [Float]) -> Void)?
     ) {
+        precondition(deepstack == nil, "Qwen2-VL has no DeepStack")
         let rows = positions.count
         let (d, hd) = (config.hiddenSize, config.headDim)
         precondition(hidden.count == rows * d, "hidden is not [rows, hiddenSize]")
@@ -104,8 +91,8 @@ public struct Qwen2TextDecoder: Sendable {
             rope.rotate(&k, heads: config.kvHeads, headDim: hd)
             for segment in segments {
                 attention.run(
-                    queries: q, keys: k, values: v, rows: segment.rows, layer: index, cache: &caches[segment.cache],
-                    into: &attended, pool: pool)
+                    queries: q, keys: k, values: v, rows: segment.rows, layer: index,
+                    cache: &sequences[segment.sequence].attention, into: &attended, pool: pool)
             }
             RowOps.addInPlace(&hidden, layer.output.apply(attended, rows: rows, pool: pool))
             layer.feedForward.apply(&hidden, rows: rows, pool: pool)

@@ -32,10 +32,10 @@ struct GatedAttention: Sendable {
         attention = CausalAttention(heads: config.heads, kvHeads: config.kvHeads, headDim: hd)
     }
 
-    /// The mixer's output (`[rows, hiddenSize]`) for normed input rows `x`; each segment extends the KV cache
-    /// `caches[segment.cache]` at `layer` (this layer's index among the attention layers).
+    /// The mixer's output (`[rows, hiddenSize]`) for normed input rows `x`; each segment extends its sequence's KV
+    /// cache at `layer` (this layer's index among the attention layers).
     func forward(
-        _ x: [Float], rows: Int, segments: [Qwen2TextDecoder.Segment], caches: inout [AttentionCache], layer: Int,
+        _ x: [Float], rows: Int, segments: [DecoderSegment], sequences: inout [SequenceState], layer: Int,
         rope: RotaryRows, pool: ComputePool
     ) -> [Float] {
         let (heads, hd) = (config.heads, config.headDim)
@@ -55,7 +55,7 @@ struct GatedAttention: Sendable {
         for segment in segments {
             attention.run(
                 queries: queries, keys: keys, values: values, rows: segment.rows, layer: layer,
-                cache: &caches[segment.cache], into: &attended, pool: pool)
+                cache: &sequences[segment.sequence].attention, into: &attended, pool: pool)
         }
         for i in attended.indices { attended[i] *= 1 / (1 + Foundation.exp(-gates[i])) }
         return output.apply(attended, rows: rows, pool: pool)

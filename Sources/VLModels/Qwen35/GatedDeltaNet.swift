@@ -46,10 +46,10 @@ struct GatedDeltaNet: Sendable {
         outputProjection = try linear("out_proj", valueWidth, d)
     }
 
-    /// The mixer's output (`[rows, hiddenSize]`) for normed input rows `x`; each segment advances the state
-    /// `states[segment.cache]` at `layer` (this layer's index among the DeltaNet layers).
+    /// The mixer's output (`[rows, hiddenSize]`) for normed input rows `x`; each segment advances its sequence's
+    /// DeltaNet state at `layer` (this layer's index among the DeltaNet layers).
     func forward(
-        _ x: [Float], rows: Int, segments: [Qwen2TextDecoder.Segment], states: inout [DeltaNetState], layer: Int,
+        _ x: [Float], rows: Int, segments: [DecoderSegment], sequences: inout [SequenceState], layer: Int,
         pool: ComputePool
     ) -> [Float] {
         let (valueHeads, valueDim) = (config.linearValueHeads, config.linearValueDim)
@@ -57,14 +57,16 @@ struct GatedDeltaNet: Sendable {
         var gate = gateProjection.apply(x, rows: rows, pool: pool)  // z, [rows, valueHeads · valueDim]
         let beta = betaProjection.apply(x, rows: rows, pool: pool)  // [rows, valueHeads]
         let decay = decayProjection.apply(x, rows: rows, pool: pool)  // a, [rows, valueHeads]
-        for segment in segments { convolve(&mixed, rows: segment.rows, state: &states[segment.cache], layer: layer) }
+        for segment in segments {
+            convolve(&mixed, rows: segment.rows, state: &sequences[segment.sequence].deltaNet, layer: layer)
+        }
         mixed.withUnsafeMutableBufferPointer { Kernels.activate(.silu, UnsafeBufferPointer($0), into: $0) }
         normalizeQueriesAndKeys(&mixed, rows: rows)
         var output = [Float](repeating: 0, count: rows * valueHeads * valueDim)
         for segment in segments {
             recur(
-                mixed, beta: beta, decay: decay, rows: segment.rows, state: &states[segment.cache], layer: layer,
-                into: &output, pool: pool)
+                mixed, beta: beta, decay: decay, rows: segment.rows, state: &sequences[segment.sequence].deltaNet,
+                layer: layer, into: &output, pool: pool)
         }
         // Gated RMSNorm per head: w · norm(o), then · silu(z).
         output.withUnsafeMutableBufferPointer { o in norm.apply(UnsafeBufferPointer(o), into: o) }

@@ -6,7 +6,7 @@ import VLCore
 ///
 /// As in `Qwen2TextDecoder`, one `forward` call runs a prompt or a batched decode step: the linear layers see all
 /// rows, the convolution, recurrence and attention run per sequence.
-public struct Qwen35TextDecoder: Sendable {
+public struct Qwen35TextDecoder: TextDecoder {
     enum Mixer: Sendable {
         case deltaNet(GatedDeltaNet, index: Int)
         case attention(GatedAttention, index: Int)
@@ -74,28 +74,27 @@ public struct Qwen35TextDecoder: Sendable {
     /// Attention layers (each holds a KV cache).
     var attentionLayers: Int { config.layerTypes.filter { $0 == .fullAttention }.count }
 
-    /// An empty KV cache for one sequence (attention layers only).
-    public func makeCache() -> AttentionCache {
-        AttentionCache(layers: attentionLayers, tokenWidth: config.kvHeads * config.headDim)
-    }
-
-    /// A zero DeltaNet state for one sequence.
-    public func makeDeltaNetState() -> DeltaNetState {
-        DeltaNetState(
-            layers: config.layers - attentionLayers, channels: config.convChannels, history: config.convKernel - 1,
-            recurrentSize: config.linearValueHeads * config.linearKeyDim * config.linearValueDim)
+    /// An empty sequence: a KV cache for the attention layers, a zero state for the DeltaNet layers.
+    public func makeSequence() -> SequenceState {
+        SequenceState(
+            attention: AttentionCache(layers: attentionLayers, tokenWidth: config.kvHeads * config.headDim),
+            deltaNet: DeltaNetState(
+                layers: config.layers - attentionLayers, channels: config.convChannels,
+                history: config.convKernel - 1,
+                recurrentSize: config.linearValueHeads * config.linearKeyDim * config.linearValueDim))
     }
 
     /// The embedding rows of `tokens`, `[tokens.count, hiddenSize]`.
     public func embed(_ tokens: [Int32]) throws(ModelError) -> [Float] { try ends.embed(tokens) }
 
-    /// Runs `hidden` (`[rows, hiddenSize]`) through every layer in place; segment `s` extends `caches[s.cache]` and
-    /// `states[s.cache]`. `observe` sees the hidden state after each layer.
-    public func forward(
-        _ hidden: inout [Float], positions: MultimodalPositionRows, segments: [Qwen2TextDecoder.Segment],
-        caches: inout [AttentionCache], states: inout [DeltaNetState], pool: ComputePool,
-        observe: ((Int, [Float]) -> Void)? = nil
+    /// Runs `hidden` (`[rows, hiddenSize]`) through every layer in place; see `TextDecoder.forward`. Qwen3.5 has
+    /// no DeepStack.
+    func forward(
+        _ hidden: inout [Float], positions: MultimodalPositionRows, segments: [DecoderSegment],
+        sequences: inout [SequenceState], deepstack: DeepstackInjection?, pool: ComputePool,
+        observe: ((Int, [Float]) -> Void)?
     ) {
+        precondition(deepstack == nil, "Qwen3.5 has no DeepStack")
         let rows = positions.count
         precondition(hidden.count == rows * config.hiddenSize, "hidden is not [rows, hiddenSize]")
         let rope = RotaryRows(rotary, positions: positions)
@@ -106,10 +105,11 @@ public struct Qwen35TextDecoder: Sendable {
             switch layer.mixer {
             case .deltaNet(let deltaNet, let ordinal):
                 mixed = deltaNet.forward(
-                    normed, rows: rows, segments: segments, states: &states, layer: ordinal, pool: pool)
+                    normed, rows: rows, segments: segments, sequences: &sequences, layer: ordinal, pool: pool)
             case .attention(let attention, let ordinal):
                 mixed = attention.forward(
-                    normed, rows: rows, segments: segments, caches: &caches, layer: ordinal, rope: rope, pool: pool)
+                    normed, rows: rows, segments: segments, sequences: &sequences, layer: ordinal, rope: rope,
+                    pool: pool)
             }
             RowOps.addInPlace(&hidden, mixed)
             layer.feedForward.apply(&hidden, rows: rows, pool: pool)

@@ -14,6 +14,9 @@ public struct DeltaNetState: Sendable {
     /// Per layer, `[valueHeads, keyDim, valueDim]`.
     var recurrent: [[Float]]
 
+    /// No DeltaNet layers: the state of a model without them.
+    public init() { self.init(layers: 0, channels: 0, history: 0, recurrentSize: 0) }
+
     /// A zero state for `layers` DeltaNet layers.
     public init(layers: Int, channels: Int, history: Int, recurrentSize: Int) {
         self.channels = channels

@@ -1,0 +1,156 @@
+import Foundation
+import Testing
+import VLCore
+
+@testable import VLModels
+
+/// Whole models (Qwen2-VL, Qwen2.5-VL, Qwen3.5) against transformers 5.23 (fp32 compute from the bf16 weights) on
+/// the tiny checkpoints of `Tests/Fixtures/models`: 3-D positions equal; embeddings, every layer's hidden state, the final
+/// norm and the last logits within 1e-4 relative (max |a − b| / max |b| per tensor); then a cached greedy decode of 8
+/// steps whose logits match the reference's step by step and whose tokens equal it wherever the reference's top-1 /
+/// top-2 margin exceeds 1e-3.
+@Suite struct ModelReferenceTests {
+    typealias Case = Qwen2VisionTowerReferenceTests.Case
+
+    static let cases = ["qwen2-vl-tiny", "qwen2.5-vl-tiny", "qwen3.5-tiny"].flatMap { model in
+        ["one-image", "two-images", "text-only"].map { Case(model: model, name: $0) }
+    }
+
+    static let tolerance: Float = 1e-4
+
+    /// The prompt tokens and the image grids of a case.
+    private func prompt(_ golden: Case) throws -> (tokens: [Int32], grids: [PatchGrid]) {
+        let tokens = try golden.integers("input_ids").map { Int32($0) }
+        guard FileManager.default.fileExists(atPath: golden.directory.appendingPathComponent("image_grid_thw.npy").path)
+        else { return (tokens, []) }
+        let grid = try golden.integers("image_grid_thw")
+        let grids = stride(from: 0, to: grid.count, by: 3).map {
+            PatchGrid(temporal: grid[$0], height: grid[$0 + 1], width: grid[$0 + 2])
+        }
+        return (tokens, grids)
+    }
+
+    /// Calls the check with the case's model, whichever family it is.
+    private func withModel(_ golden: Case, _ check: (any ReferenceCheckable) throws -> Void) throws {
+        switch try ModelType.read(directory: golden.checkpoint) {
+        case "qwen3_5": try check(Qwen35Model(directory: golden.checkpoint, weights: .bf16))
+        default: try check(Qwen2VLModel(directory: golden.checkpoint, weights: .bf16))
+        }
+    }
+
+    private func rows(_ array: (shape: [Int], floats: [Float]), _ index: Int) -> [Float] {
+        let size = array.shape.dropFirst().reduce(1, *)
+        return Array(array.floats[(index * size)..<((index + 1) * size)])
+    }
+
+    @Test(arguments: cases)
+    func positionsMatchGetRopeIndex(_ golden: Case) throws {
+        let (tokens, grids) = try prompt(golden)
+        let imageTokenID = try withModelResult(golden) { $0.imageTokenID }
+        let positions = try MultimodalPositions(tokens: tokens, imageTokenID: imageTokenID, grids: grids, mergeSize: 2)
+        let expected = try golden.integers("position_ids")
+        let count = tokens.count
+        #expect(positions.temporal == Array(expected[0..<count]))
+        #expect(positions.height == Array(expected[count..<(2 * count)]))
+        #expect(positions.width == Array(expected[(2 * count)...]))
+        #expect(positions.ropeDelta == (try golden.integers("rope_delta"))[0])
+    }
+
+    @Test(arguments: cases)
+    func hiddenStatesAndLogitsMatch(_ golden: Case) throws {
+        let (tokens, grids) = try prompt(golden)
+        let features = VisualFeatures(
+            merged: grids.isEmpty ? [] : try golden.floats("image_embeds").floats, deepstack: [])
+        let hidden = try golden.floats("hidden_states")  // [layers + 1, T, d]
+        let layers = hidden.shape[0] - 1
+        try withModel(golden) { model in
+            let result = try model.referenceRun(tokens, grids: grids, features: features)
+            #expect(Self.relativeError(try #require(result.observed[-1]), rows(hidden, 0)) < Self.tolerance)
+            for layer in 0..<(layers - 1) {
+                let error = Self.relativeError(try #require(result.observed[layer]), rows(hidden, layer + 1))
+                #expect(error < Self.tolerance, "layer \(layer)")
+            }
+            let lastLayer = try golden.floats("last_layer_output").floats
+            #expect(Self.relativeError(result.last, lastLayer) < Self.tolerance)
+            #expect(Self.relativeError(result.finalNormed, rows(hidden, layers)) < Self.tolerance)
+            #expect(Self.relativeError(result.logits, try golden.floats("logits_last").floats) < Self.tolerance)
+            #expect(result.length == tokens.count)
+        }
+    }
+
+    @Test(arguments: cases)
+    func cachedGreedyDecodeMatches(_ golden: Case) throws {
+        let (tokens, grids) = try prompt(golden)
+        let pool = ComputePool(threadCount: 2)
+        let generated = try golden.integers("generated_ids").map { Int32($0) }
+        let steps = try golden.floats("step_logits")
+        let margins = try margins(golden)
+        let images = grids.isEmpty ? [] : try golden.images()
+        try withModel(golden) { model in
+            let features =
+                images.isEmpty
+                ? VisualFeatures(merged: [], deepstack: []) : try model.encodeImages(images, pool: pool)
+            var sequences = [model.makeSequence()]
+            var logits = try model.prefill(
+                tokens, grids: grids, imageFeatures: features, sequence: &sequences[0], pool: pool)
+            for (step, token) in generated.enumerated() {
+                let expected = rows(steps, step)
+                #expect(Self.relativeError(logits, expected) < Self.tolerance, "step \(step)")
+                if margins[step] > 1e-3 {
+                    #expect(Int32(logits.indices.max { logits[$0] < logits[$1] }!) == token, "step \(step)")
+                }
+                logits = try model.decode([token], sequences: &sequences, pool: pool)
+            }
+        }
+    }
+
+    private func withModelResult<Result>(_ golden: Case, _ body: (any ReferenceCheckable) throws -> Result) throws
+        -> Result
+    {
+        var result: Result?
+        try withModel(golden) { result = try body($0) }
+        return result!
+    }
+
+    /// The reference's top-1 / top-2 logit margin at each greedy step (case.json).
+    private func margins(_ golden: Case) throws -> [Double] {
+        let object = try JSONSerialization.jsonObject(
+            with: Data(contentsOf: golden.directory.appendingPathComponent("case.json")))
+        let greedy = (object as? [String: Any])?["greedy"] as? [String: Any]
+        return try #require(greedy?["top1_top2_margins"] as? [Double])
+    }
+
+    static func relativeError(_ actual: [Float], _ expected: [Float]) -> Float {
+        Qwen2VisionTowerReferenceTests.relativeError(actual, expected)
+    }
+}
+
+/// What the reference tests need from a model beyond `VisionLanguageModel`: a prompt run that exposes every layer.
+protocol ReferenceCheckable: VisionLanguageModel {
+    func referenceRun(_ tokens: [Int32], grids: [PatchGrid], features: VisualFeatures) throws -> ReferenceRun
+}
+
+/// One prompt run: the hidden state after each layer (−1: the embeddings), the last layer's output, its final norm,
+/// the last logits and the sequence length afterwards.
+struct ReferenceRun {
+    var observed: [Int: [Float]]
+    var last: [Float]
+    var finalNormed: [Float]
+    var logits: [Float]
+    var length: Int
+}
+
+extension QwenModel: ReferenceCheckable {
+    func referenceRun(_ tokens: [Int32], grids: [PatchGrid], features: VisualFeatures) throws -> ReferenceRun {
+        var observed: [Int: [Float]] = [:]
+        var sequence = makeSequence()
+        let pool = ComputePool(threadCount: 2)
+        let last = try prefillHidden(
+            tokens, grids: grids, imageFeatures: features, sequence: &sequence, pool: pool
+        ) { layer, hidden in observed[layer] = hidden }
+        let d = text.ends.width
+        return ReferenceRun(
+            observed: observed, last: last, finalNormed: text.ends.finalNormalized(last),
+            logits: text.ends.logits(Array(last[(last.count - d)...]), rows: 1, pool: pool), length: sequence.length)
+    }
+}
