@@ -46,6 +46,14 @@ struct DeepstackInjection: Sendable {
     let rows: [Int]
     /// Per layer, `[rows.count, width]`.
     let layers: [[Float]]
+
+    /// `hidden[rows[k]] += layers[layer][k]` for every image row `k`.
+    func add(layer: Int, to hidden: inout [Float], width: Int) {
+        let features = layers[layer]
+        for (k, row) in rows.enumerated() {
+            for j in 0..<width { hidden[row * width + j] += features[k * width + j] }
+        }
+    }
 }
 
 /// A Qwen vision-language model: a vision tower, a text decoder and the glue between them — image features in place

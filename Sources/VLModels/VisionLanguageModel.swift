@@ -59,7 +59,7 @@ public protocol VisionLanguageModel: Sendable {
 /// The model families vlbatch runs, keyed by `config.json`'s `model_type`.
 public enum ModelRegistry {
     /// The `model_type` values `load` accepts.
-    public static let supportedModelTypes = ["qwen2_vl", "qwen2_5_vl", "qwen3_5"]
+    public static let supportedModelTypes = ["qwen2_vl", "qwen2_5_vl", "qwen3_vl", "qwen3_5"]
 
     /// Loads the checkpoint in `directory` with its matrices in `weights`.
     ///
@@ -70,6 +70,8 @@ public enum ModelRegistry {
         switch modelType {
         case "qwen2_vl", "qwen2_5_vl":
             return try Qwen2VLModel(directory: directory, weights: weights)
+        case "qwen3_vl":
+            return try Qwen3VLModel(directory: directory, weights: weights)
         case "qwen3_5":
             return try Qwen35Model(directory: directory, weights: weights)
         default:

@@ -12,7 +12,7 @@ import VLCore
 @Suite struct ModelReferenceTests {
     typealias Case = Qwen2VisionTowerReferenceTests.Case
 
-    static let cases = ["qwen2-vl-tiny", "qwen2.5-vl-tiny", "qwen3.5-tiny"].flatMap { model in
+    static let cases = ["qwen2-vl-tiny", "qwen2.5-vl-tiny", "qwen3-vl-tiny", "qwen3.5-tiny"].flatMap { model in
         ["one-image", "two-images", "text-only"].map { Case(model: model, name: $0) }
     }
 
@@ -34,6 +34,7 @@ import VLCore
     private func withModel(_ golden: Case, _ check: (any ReferenceCheckable) throws -> Void) throws {
         switch try ModelType.read(directory: golden.checkpoint) {
         case "qwen3_5": try check(Qwen35Model(directory: golden.checkpoint, weights: .bf16))
+        case "qwen3_vl": try check(Qwen3VLModel(directory: golden.checkpoint, weights: .bf16))
         default: try check(Qwen2VLModel(directory: golden.checkpoint, weights: .bf16))
         }
     }
@@ -59,8 +60,7 @@ import VLCore
     @Test(arguments: cases)
     func hiddenStatesAndLogitsMatch(_ golden: Case) throws {
         let (tokens, grids) = try prompt(golden)
-        let features = VisualFeatures(
-            merged: grids.isEmpty ? [] : try golden.floats("image_embeds").floats, deepstack: [])
+        let features = try goldenFeatures(golden, hasImages: !grids.isEmpty)
         let hidden = try golden.floats("hidden_states")  // [layers + 1, T, d]
         let layers = hidden.shape[0] - 1
         try withModel(golden) { model in
@@ -102,6 +102,18 @@ import VLCore
                 logits = try model.decode([token], sequences: &sequences, pool: pool)
             }
         }
+    }
+
+    /// The reference's visual features: the merged rows and, for Qwen3-VL, its DeepStack taps.
+    private func goldenFeatures(_ golden: Case, hasImages: Bool) throws -> VisualFeatures {
+        guard hasImages else { return VisualFeatures(merged: [], deepstack: []) }
+        let merged = try golden.floats("image_embeds").floats
+        let file = golden.directory.appendingPathComponent("vision_deepstack.npy")
+        guard FileManager.default.fileExists(atPath: file.path) else {
+            return VisualFeatures(merged: merged, deepstack: [])
+        }
+        let deepstack = try golden.floats("vision_deepstack")  // [taps, tokens, width]
+        return VisualFeatures(merged: merged, deepstack: (0..<deepstack.shape[0]).map { rows(deepstack, $0) })
     }
 
     private func withModelResult<Result>(_ golden: Case, _ body: (any ReferenceCheckable) throws -> Result) throws

@@ -33,7 +33,7 @@ import Testing
         }
     }
 
-    static let cases = ["qwen2-vl-tiny", "qwen2.5-vl-tiny"].flatMap { model in
+    static let cases = ["qwen2-vl-tiny", "qwen2.5-vl-tiny", "qwen3-vl-tiny", "qwen3.5-tiny"].flatMap { model in
         ["one-image", "two-images", "text-only"].map { Case(model: model, name: $0) }
     }
 

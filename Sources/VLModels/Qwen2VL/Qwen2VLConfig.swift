@@ -11,31 +11,7 @@ public struct Qwen2VLConfig: Sendable, Equatable {
     }
 
     /// The text decoder (Qwen2 architecture, qwen-architecture.md §5.1).
-    public struct Text: Sendable, Equatable {
-        /// Model width.
-        public var hiddenSize: Int
-        /// Decoder layers.
-        public var layers: Int
-        /// Query heads.
-        public var heads: Int
-        /// Key/value heads (grouped-query attention).
-        public var kvHeads: Int
-        /// MLP width.
-        public var intermediateSize: Int
-        /// Rows of the embedding and of `lm_head`.
-        public var vocabularySize: Int
-        /// RMSNorm epsilon.
-        public var rmsNormEpsilon: Float
-        /// Rotary base.
-        public var ropeTheta: Double
-        /// Frequencies per axis (temporal, height, width); they sum to `headDim / 2`.
-        public var mropeSection: [Int]
-        /// Whether `lm_head` is the embedding matrix.
-        public var tieWordEmbeddings: Bool
-
-        /// Width of one attention head.
-        public var headDim: Int { hiddenSize / heads }
-    }
+    public typealias Text = DenseTextConfig
 
     /// The vision tower (§3.1, §3.2).
     public struct Vision: Sendable, Equatable {
@@ -120,12 +96,13 @@ public struct Qwen2VLConfig: Sendable, Equatable {
         guard let section = try rope?.intArray("mrope_section", default: []), section.count == 3 else {
             throw object.invalid("rope_parameters.mrope_section", "must list three section sizes")
         }
+        let (hidden, heads) = (try object.int("hidden_size"), try object.int("num_attention_heads"))
         return Text(
-            hiddenSize: try object.int("hidden_size"), layers: try object.int("num_hidden_layers"),
-            heads: try object.int("num_attention_heads"), kvHeads: try object.int("num_key_value_heads"),
+            hiddenSize: hidden, layers: try object.int("num_hidden_layers"),
+            heads: heads, kvHeads: try object.int("num_key_value_heads"), headDim: hidden / max(heads, 1),
             intermediateSize: try object.int("intermediate_size"), vocabularySize: try object.int("vocab_size"),
             rmsNormEpsilon: Float(try object.double("rms_norm_eps")), ropeTheta: theta ?? 1_000_000,
-            mropeSection: section,
+            mropeSection: section, ropeLayout: .chunked, attentionBias: true, queryKeyNorm: false,
             // The flag lives at the top level in both forms; transformers 5 repeats it in text_config.
             tieWordEmbeddings: try top.bool(
                 "tie_word_embeddings", default: try object.bool("tie_word_embeddings", default: false)))

@@ -2,9 +2,9 @@ import Foundation
 import VLCore
 
 /// Qwen2-VL or Qwen2.5-VL: the Qwen2 vision tower and the Qwen2 text decoder.
-typealias Qwen2VLModel = QwenModel<Qwen2VisionTower, Qwen2TextDecoder>
+typealias Qwen2VLModel = QwenModel<Qwen2VisionTower, DenseTextDecoder>
 
-extension QwenModel where Vision == Qwen2VisionTower, Text == Qwen2TextDecoder {
+extension QwenModel where Vision == Qwen2VisionTower, Text == DenseTextDecoder {
     /// The legacy tensor-name prefixes of Hub checkpoints and their transformers 5 spellings.
     static var legacyNames: [WeightStore.Rename] {
         [
@@ -22,7 +22,7 @@ extension QwenModel where Vision == Qwen2VisionTower, Text == Qwen2TextDecoder {
         let store = try WeightStore(directory: directory, renames: Self.legacyNames)
         let vision = try Qwen2VisionTower(
             config: config, store: store, format: weights.isBlockQuantized ? .bf16 : weights)
-        let text = try Qwen2TextDecoder(config: config.text, store: store, format: weights)
+        let text = try DenseTextDecoder(config: config.text, store: store, format: weights)
         try store.finish()
         self.init(modelType: config.family.rawValue, imageTokenID: config.imageTokenID, vision: vision, text: text)
     }

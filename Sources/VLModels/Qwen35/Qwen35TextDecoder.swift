@@ -4,7 +4,7 @@ import VLCore
 /// DeltaNet or gated attention, by `layer_types`), a residual, a zero-centred RMSNorm, a SwiGLU MLP and a residual;
 /// then the final zero-centred norm and `lm_head`.
 ///
-/// As in `Qwen2TextDecoder`, one `forward` call runs a prompt or a batched decode step: the linear layers see all
+/// As in `DenseTextDecoder`, one `forward` call runs a prompt or a batched decode step: the linear layers see all
 /// rows, the convolution, recurrence and attention run per sequence.
 public struct Qwen35TextDecoder: TextDecoder {
     enum Mixer: Sendable {

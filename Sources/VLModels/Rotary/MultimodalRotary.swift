@@ -8,7 +8,7 @@ import Foundation
 /// transformers does with autocast disabled.
 public struct MultimodalRotary: Sendable {
     /// How frequencies are assigned to the temporal, height and width axes.
-    public enum Layout: Sendable {
+    public enum Layout: Sendable, Equatable {
         /// Qwen2-VL / Qwen2.5-VL: the first `section[0]` frequencies follow the temporal axis, the next `section[1]`
         /// the height, the rest the width.
         case chunked

@@ -1,23 +1,27 @@
 import VLCore
 
-/// The Qwen2 text decoder of Qwen2-VL and Qwen2.5-VL (qwen-architecture.md §5.1): RMSNorm, grouped-query attention
-/// with q/k/v biases and chunked M-RoPE, a SwiGLU MLP, a final RMSNorm and `lm_head`.
+/// The dense text decoder of Qwen2-VL / Qwen2.5-VL (Qwen2, qwen-architecture.md §5.1) and Qwen3-VL (Qwen3, §5.2):
+/// RMSNorm, grouped-query attention (Qwen2: q/k/v biases, chunked M-RoPE; Qwen3: per-head q/k RMSNorm, interleaved
+/// M-RoPE, DeepStack features added after the first layers of a prompt), a SwiGLU MLP, a final RMSNorm, `lm_head`.
 ///
 /// One `forward` call runs any mix of sequences: a prompt (many rows of one sequence) or a decode step (one row of
 /// each of several sequences). The linear layers see all rows at once, so a batched decode step reads every weight
 /// once; rotary embedding and attention run per sequence against that sequence's cache.
-public struct Qwen2TextDecoder: TextDecoder {
+public struct DenseTextDecoder: TextDecoder {
     struct Layer: Sendable {
         let inputNorm: RMSNorm
         let query: Linear
         let key: Linear
         let value: Linear
         let output: Linear
+        /// Qwen3's per-head norms of queries and keys (nil for Qwen2).
+        let queryNorm: RMSNorm?
+        let keyNorm: RMSNorm?
         let feedForward: FeedForwardBlock
     }
 
     /// The decoder's shape.
-    public let config: Qwen2VLConfig.Text
+    public let config: DenseTextConfig
     /// The embedding, final norm and head.
     let ends: EmbeddingAndHead
     let layers: [Layer]
@@ -26,7 +30,7 @@ public struct Qwen2TextDecoder: TextDecoder {
 
     /// Loads `model.language_model.*` (and `lm_head.weight` unless tied) with matrices in `format`; the embedding and
     /// head as `TokenEmbedding` says.
-    public init(config: Qwen2VLConfig.Text, store: WeightStore, format: WeightFormat) throws(ModelError) {
+    public init(config: DenseTextConfig, store: WeightStore, format: WeightFormat) throws(ModelError) {
         self.config = config
         let prefix = "model.language_model."
         let (d, hd) = (config.hiddenSize, config.headDim)
@@ -43,20 +47,25 @@ public struct Qwen2TextDecoder: TextDecoder {
                     name + suffix, from: store, inFeatures: inputs, outFeatures: outputs, hasBias: bias, format: format)
             }
             let eps = config.rmsNormEpsilon
+            let bias = config.attentionBias
+            func headNorm(_ suffix: String) throws(ModelError) -> RMSNorm? {
+                config.queryKeyNorm ? try RMSNorm(name + suffix, from: store, width: hd, epsilon: eps) : nil
+            }
             layers.append(
                 Layer(
                     inputNorm: try RMSNorm(name + "input_layernorm", from: store, width: d, epsilon: eps),
-                    query: try linear("self_attn.q_proj", d, config.heads * hd, bias: true),
-                    key: try linear("self_attn.k_proj", d, config.kvHeads * hd, bias: true),
-                    value: try linear("self_attn.v_proj", d, config.kvHeads * hd, bias: true),
+                    query: try linear("self_attn.q_proj", d, config.heads * hd, bias: bias),
+                    key: try linear("self_attn.k_proj", d, config.kvHeads * hd, bias: bias),
+                    value: try linear("self_attn.v_proj", d, config.kvHeads * hd, bias: bias),
                     output: try linear("self_attn.o_proj", config.heads * hd, d, bias: false),
+                    queryNorm: try headNorm("self_attn.q_norm"), keyNorm: try headNorm("self_attn.k_norm"),
                     feedForward: try FeedForwardBlock(
                         name, from: store, width: d, intermediate: config.intermediateSize, epsilon: eps,
                         normVariant: .standard, format: format)))
         }
         self.layers = layers
         rotary = MultimodalRotary(
-            rotaryDim: hd, theta: config.ropeTheta, section: config.mropeSection, layout: .chunked)
+            rotaryDim: hd, theta: config.ropeTheta, section: config.mropeSection, layout: config.ropeLayout)
         attention = CausalAttention(heads: config.heads, kvHeads: config.kvHeads, headDim: hd)
     }
 
@@ -69,13 +78,12 @@ public struct Qwen2TextDecoder: TextDecoder {
     public func embed(_ tokens: [Int32]) throws(ModelError) -> [Float] { try ends.embed(tokens) }
 
     /// Runs `hidden` (`[rows, hiddenSize]`, the input embeddings) through every layer, in place, appending each
-    /// segment's keys and values to its sequence's cache; see `TextDecoder.forward`. Qwen2 has no DeepStack.
+    /// segment's keys and values to its sequence's cache; see `TextDecoder.forward`.
     func forward(
         _ hidden: inout [Float], positions: MultimodalPositionRows, segments: [DecoderSegment],
         sequences: inout [SequenceState], deepstack: DeepstackInjection?, pool: ComputePool,
         observe: ((Int, [Float]) -> Void)?
     ) {
-        precondition(deepstack == nil, "Qwen2-VL has no DeepStack")
         let rows = positions.count
         let (d, hd) = (config.hiddenSize, config.headDim)
         precondition(hidden.count == rows * d, "hidden is not [rows, hiddenSize]")
@@ -86,6 +94,10 @@ public struct Qwen2TextDecoder: TextDecoder {
             RowOps.normalize(hidden, with: layer.inputNorm, into: &normed)
             var q = layer.query.apply(normed, rows: rows, pool: pool)
             var k = layer.key.apply(normed, rows: rows, pool: pool)
+            if let queryNorm = layer.queryNorm, let keyNorm = layer.keyNorm {
+                q = RowOps.normalized(q, with: queryNorm)
+                k = RowOps.normalized(k, with: keyNorm)
+            }
             let v = layer.value.apply(normed, rows: rows, pool: pool)
             rope.rotate(&q, heads: config.heads, headDim: hd)
             rope.rotate(&k, heads: config.kvHeads, headDim: hd)
@@ -96,7 +108,9 @@ public struct Qwen2TextDecoder: TextDecoder {
             }
             RowOps.addInPlace(&hidden, layer.output.apply(attended, rows: rows, pool: pool))
             layer.feedForward.apply(&hidden, rows: rows, pool: pool)
+            // transformers records a layer's output before the DeepStack features are added to it.
             observe?(index, hidden)
+            if let deepstack, index < deepstack.layers.count { deepstack.add(layer: index, to: &hidden, width: d) }
         }
     }
 }
