@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
-"""Time transformers' own float32 CPU inference of a Qwen2-VL / Qwen2.5-VL checkpoint on one image: the baseline
-vlbatch is compared with.
+"""Time transformers' own float32 CPU inference of a Qwen2-VL / Qwen2.5-VL / Qwen3-VL / Qwen3.5 checkpoint on one
+image: the baseline vlbatch is compared with.
 
 Run from the repository root with the reference venv (see tools/README.md):
 
     HF_HUB_OFFLINE=1 .venv-ref/bin/python tools/bench_transformers_generate.py \
         --model /work/full-size/qwen2-vl-2b-random --image /work/full-size/bench-448x448.png \
         [--prompt "Describe this image."] [--max-new-tokens 32] [--threads N] [--attn sdpa|eager] [--repeat N]
+
+Model types: qwen2_vl, qwen2_5_vl, qwen3_vl, qwen3_5 (from the checkpoint's config.json).
 
 Last run with: Python 3.11.7, transformers 5.23.0, torch 2.13.0+cpu, Pillow 13.0.0, numpy 2.4.6.
 
@@ -16,15 +18,23 @@ turn and the medians are reported, each run listed in "runs"):
    (default "sdpa", torch's scaled_dot_product_attention; "eager" is the plain matmul-softmax path);
 2. preprocesses the image with transformers' PIL backend (Qwen2VLImageProcessorPil, configured from the
    checkpoint's preprocessor_config.json), renders the prompt with the checkpoint's chat template (one user turn,
-   the image then the text) and expands <|image_pad|> to t*h*w/4 copies;
-3. vision encode: model.model.get_image_features(pixel_values, image_grid_thw), timed alone;
+   the image then the text; Qwen3.5 with enable_thinking=False, vlbatch's default, so the prompt ends with the
+   empty think block) and expands <|image_pad|> to t*h*w/4 copies;
+3. vision encode: model.model.get_image_features(pixel_values, image_grid_thw), timed alone (Qwen3-VL: including
+   the DeepStack mergers, whose outputs travel in the same result object);
 4. prefill: the whole prompt (text and visual tokens) through the language model with the precomputed image
-   features (mm_encoder_outputs=...), timed alone; tokens/s = prompt tokens / prefill seconds;
+   features, timed alone: model(..., mm_encoder_outputs={"image": <get_image_features' result>}), which every
+   one of the four 5.23 model classes accepts in place of pixel_values (it scatters pooler_output into the image
+   pads; Qwen3-VL also adds the DeepStack features after the first decoder layers; Qwen3.5 runs its Gated DeltaNet
+   layers with the chunked delta rule and fills their conv / recurrent states); tokens/s = prompt tokens /
+   prefill seconds;
 5. decode: greedy (argmax of float32 logits, no repetition penalty, the same as
-   generate(do_sample=False, repetition_penalty=1.0)) with the KV cache, positions prompt_len + step + rope_delta;
-   --max-new-tokens tokens are produced whatever they are (EOS does not stop the loop, so the count is fixed);
-   tokens/s = (max_new_tokens - 1) / the time of those decode steps (the first new token comes from the prefill);
-6. peak RSS: getrusage(RUSAGE_SELF).ru_maxrss (the whole process: weights, activations, caches).
+   generate(do_sample=False, repetition_penalty=1.0)) with the cache (KV, and for Qwen3.5 the DeltaNet states),
+   positions prompt_len + step + rope_delta; --max-new-tokens tokens are produced whatever they are (EOS does not
+   stop the loop, so the count is fixed); tokens/s = (max_new_tokens - 1) / the time of those decode steps (the
+   first new token comes from the prefill);
+6. peak RSS: getrusage(RUSAGE_SELF).ru_maxrss (the whole process: weights, activations, caches); and the bytes
+   the cache holds after the last decode step (keys/values, and for Qwen3.5 conv + recurrent states).
 
 Output: one JSON line (machine-readable), then one readable line. torch's thread count defaults to torch's own
 default (the number of cores); --threads sets torch.set_num_threads.
@@ -47,14 +57,43 @@ import PIL
 import torch
 import transformers
 from PIL import Image
-from transformers import AutoConfig, AutoTokenizer, Qwen2_5_VLForConditionalGeneration, Qwen2VLForConditionalGeneration
+from transformers import (
+    AutoConfig,
+    AutoTokenizer,
+    Qwen2_5_VLForConditionalGeneration,
+    Qwen2VLForConditionalGeneration,
+    Qwen3_5ForConditionalGeneration,
+    Qwen3VLForConditionalGeneration,
+)
 from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 
-MODEL_CLASSES = {"qwen2_vl": Qwen2VLForConditionalGeneration, "qwen2_5_vl": Qwen2_5_VLForConditionalGeneration}
+MODEL_CLASSES = {
+    "qwen2_vl": Qwen2VLForConditionalGeneration,
+    "qwen2_5_vl": Qwen2_5_VLForConditionalGeneration,
+    "qwen3_vl": Qwen3VLForConditionalGeneration,
+    "qwen3_5": Qwen3_5ForConditionalGeneration,
+}
+# apply_chat_template arguments: Qwen3.5's template thinks unless told not to; vlbatch renders with thinking off
+TEMPLATE_KWARGS = {"qwen3_5": {"enable_thinking": False}}
 
 
 def rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes
+
+
+def cache_bytes(cache) -> dict:
+    """Bytes held by a 5.23 cache: attention keys/values, and linear-attention conv / recurrent states."""
+    sizes = {"kv": 0, "conv": 0, "recurrent": 0}
+    for layer in cache.layers:
+        for name in ("keys", "values"):
+            t = getattr(layer, name, None)
+            if isinstance(t, torch.Tensor):
+                sizes["kv"] += t.numel() * t.element_size()
+        for name, key in (("conv_states", "conv"), ("recurrent_states", "recurrent")):
+            for t in (getattr(layer, name, None) or {}).values():
+                if isinstance(t, torch.Tensor):
+                    sizes[key] += t.numel() * t.element_size()
+    return sizes
 
 
 def main() -> None:
@@ -91,7 +130,8 @@ def main() -> None:
     preprocess_s = time.perf_counter() - t
     pixel_values, grid = vision_inputs["pixel_values"], vision_inputs["image_grid_thw"]
     messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": args.prompt}]}]
-    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True,
+                                         **TEMPLATE_KWARGS.get(config.model_type, {}))
     merge = image_processor.merge_size
     text = text.replace("<|image_pad|>", "<|image_pad|>" * (int(grid[0].prod()) // (merge * merge)))
     input_ids = tokenizer(text, return_tensors="pt", add_special_tokens=False)["input_ids"]
@@ -124,6 +164,7 @@ def main() -> None:
                 cache = out.past_key_values
                 tokens.append(int(out.logits[0, -1].argmax()))
             decode_s = time.perf_counter() - t
+            held = cache_bytes(cache)
             del cache, out
             runs.append({"vision_encode_s": round(vision_s, 3), "prefill_s": round(prefill_s, 3),
                          "decode_s": round(decode_s, 3), "generated_ids": tokens})
@@ -154,6 +195,7 @@ def main() -> None:
         "decode_tokens_per_s": round((len(tokens) - 1) / decode_s, 3),
         "rss_after_load_mib": round(rss_after_load),
         "peak_rss_mib": round(rss_mib()),
+        "cache_bytes_after_decode": held,
         "repeat": args.repeat,
         "runs": [{k: v for k, v in r.items() if k != "generated_ids"} for r in runs],
         "generated_ids": tokens,

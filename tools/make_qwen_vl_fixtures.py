@@ -1,30 +1,39 @@
 #!/usr/bin/env python3
-"""Tiny Qwen-VL checkpoints with transformers goldens (issue 5), and full-size random-weight checkpoints.
+"""Tiny Qwen-VL checkpoints with transformers goldens (issues 5 and 7), and full-size random-weight checkpoints.
 
 Run from the repository root with the reference venv (see tools/README.md):
 
     HF_HUB_OFFLINE=1 .venv-ref/bin/python tools/make_qwen_vl_fixtures.py
     HF_HUB_OFFLINE=1 .venv-ref/bin/python tools/make_qwen_vl_fixtures.py --full-size qwen2_vl \
         --out /work/full-size/qwen2-vl-2b-random          # not committed; 4.4 GB, 5 GB RAM, under a minute
+    HF_HUB_OFFLINE=1 .venv-ref/bin/python tools/make_qwen_vl_fixtures.py --full-size qwen3_5 \
+        --out /work/full-size/qwen3.5-2b-random          # not committed; 4.4 GB, 5.2 GB RAM, about 80 s
 
 Last run with: Python 3.11.7, transformers 5.23.0, torch 2.13.0+cpu, tokenizers 0.23.3, safetensors 0.8.0,
 Pillow 13.0.0, numpy 2.4.6. Seeded and deterministic (torch runs on one thread): a second run with the same
 versions rewrites byte-identical files (the script first deletes everything in Tests/Fixtures/models/ but
 README.md).
 
-Default mode: writes Tests/Fixtures/models/ (about 2.5 MB, in about 8 s); Tests/Fixtures/models/README.md says
-what each file holds and the conventions:
+Default mode: writes Tests/Fixtures/models/ (about 5.6 MB, in about 7 s); Tests/Fixtures/models/README.md says
+what each file holds and the conventions. Four tiny models: qwen2-vl-tiny and qwen2.5-vl-tiny (issue 5; patch 14,
+CLIP mean/std) and qwen3-vl-tiny and qwen3.5-tiny (issue 7; patch 16, mean/std 0.5, their own images and pixel
+inputs). Adding a model appends to TINY_MODELS (seed SEED + 100 * index), so earlier models stay byte-identical.
 
 * images/*.png -- three seeded synthetic RGB images (gradients, flat and outlined shapes, lines, +-24 noise), named
   by width x height: windows-168x140.png (sides multiples of 28 and exactly at the pixel budget, so not resized:
   patch grid h x w = 10 x 12, merged 5 x 6, i.e. 2 x 2 Qwen2.5-VL attention windows of 16, 8, 4 and 2 merged
   tokens), budget-210x150.png (above the budget: smart_resize's max_pixels branch takes it to 168 x 112, grid
   8 x 12, merged 4 x 6; 210 / 28 = 7.5 rounds to 8 on the way; a merged height of 4 makes transformers pad a
-  whole empty row of windows) and odd-84x140.png (grid 10 x 6, merged 5 x 3: odd in both directions).
+  whole empty row of windows) and odd-84x140.png (grid 10 x 6, merged 5 x 3: odd in both directions). Patch 16
+  (factor 32, 4096 .. 30720 = 32*32*30 pixels): exact-192x160.png (at the budget, not resized: grid 10 x 12,
+  merged 5 x 6), budget-240x114.png (max_pixels branch: 224 x 96, grid 6 x 14, merged 3 x 7; 240 / 32 = 7.5 rounds
+  to 8 on the way) and odd-96x160.png (grid 10 x 6, merged 5 x 3). No patch-16 grid has a side of 8, so the 8 x 8
+  position-embedding table of the Qwen3 tiny models is interpolated along both axes for every image.
 * inputs/<case>/pixel_values_u8.npy, inputs/normalize_lut.npy -- the pixel values, shared by both models (their
   image processors are configured identically; asserted). Stored as the uint8 levels [N, 1176] in pixel_values'
   row and column order plus the float32 [3, 256] normalisation table: transformers' float32 pixel_values are
   exactly lut[j // 392, u8[i, j]] (asserted bit for bit). Two float32 copies would have cost 2.6 MB of the 3 MB.
+  inputs/patch16/ holds the same for the Qwen3 models ([N, 1536], lut[j // 512, ...], mean/std 0.5).
 * qwen2-vl-tiny/, qwen2.5-vl-tiny/ -- Hub-style checkpoint directories of transformers' own
   Qwen2VLForConditionalGeneration (qwen2_vl) and Qwen2_5_VLForConditionalGeneration (qwen2_5_vl), built from
   the tiny configs below (qwen2_vl_tiny_config, qwen2_5_vl_tiny_config), weights re-randomised (seeded: matrices
@@ -37,6 +46,14 @@ what each file holds and the conventions:
   (Samples/Models/vlbatch-demo-qwen3.5/tokenizer.json + tokenizer_config.json: 768 BPE tokens, Qwen's added
   tokens, <|endoftext|> = 768 ... <|image_pad|> = 780; vocabulary padded to 832) and chat_template.jinja
   (Tests/Fixtures/chat-templates/qwen2-vl.jinja, the Qwen2-VL template with the default system prompt).
+* qwen3-vl-tiny/, qwen3.5-tiny/ -- the same for Qwen3VLForConditionalGeneration (qwen3_vl: head_dim 32 != 64 / 4,
+  q/k norms, interleaved M-RoPE [6, 5, 5], 8 x 8 learned position table, DeepStack taps [0, 1]) and
+  Qwen3_5ForConditionalGeneration (qwen3_5: layer_types [linear x 3, full], Gated DeltaNet with 2 key heads < 4
+  value heads, gated attention with partial rotary 8 of 32 and sections [2, 1, 1]); Qwen3.5's zero-centred norms
+  ~ N(0, 0.1^2), A_log = log U(0.05, 1), dt_bias ~ N(0, 0.5^2) (qwen3_5_draw_rules); preprocessor_config.json in
+  Qwen3-VL's Hub spelling (size {longest_edge, shortest_edge}); chat templates qwen3-vl.jinja and qwen3.5.jinja
+  (the latter rendered with enable_thinking=False, as vlbatch does: its own default is to think). Extra goldens:
+  vision_pos_embed (both), vision_deepstack and hidden_states_after_deepstack (Qwen3-VL).
 * <model>/goldens/<case>/ -- the case's inputs and transformers' float32 outputs as .npy (float32 / int64), and
   case.json (the messages and rendered prompt, the images and their geometry, every file's shape, dtype and
   meaning, the greedy tokens with their top-1/top-2 margins). Cases: one-image (windows image +
@@ -47,15 +64,16 @@ what each file holds and the conventions:
 Reference computation: the saved bf16 checkpoint loaded with dtype=torch.float32 and attn_implementation="eager";
 pixel values from transformers' PIL backend (Qwen2VLImageProcessorPil); the prompt from the tokenizer's
 apply_chat_template, each <|image_pad|> expanded to t*h*w/4 copies and tokenised with HF tokenizers; the script
-asserts that transformers' own Qwen2VLProcessor / Qwen2_5_VLProcessor (built with the video-processor class check
-skipped, see the workaround below) gives the same input_ids, mm_token_type_ids, pixel_values and grid. Position
-ids from model.model.get_rope_index(input_ids, mm_token_type_ids, image_grid_thw=...) (the 5.23 signature);
-the prefill passes them explicitly. The greedy loop runs 8 steps with the KV cache, positions
-prompt_len + step + rope_delta on all three axes, ignoring EOS; it is checked against
+asserts that transformers' own Qwen2VLProcessor / Qwen2_5_VLProcessor / Qwen3VLProcessor (built with the
+video-processor class check skipped, see the workaround below) gives the same input_ids, mm_token_type_ids,
+pixel_values and grid. Position ids from model.model.get_rope_index(input_ids, mm_token_type_ids,
+image_grid_thw=...) (the 5.23 signature); the prefill passes them explicitly. The greedy loop runs 8 steps with
+the KV cache, positions prompt_len + step + rope_delta on all three axes, ignoring EOS; it is checked against
 generate(do_sample=False, repetition_penalty=1.0) up to the first EOS and against a cache-free forward pass.
 
---full-size qwen2_vl|qwen2_5_vl --out DIR: a random-weight checkpoint with the Qwen2-VL-2B-Instruct (2.209 B
-parameters, 4.4 GB) or Qwen2.5-VL-3B-Instruct (3.755 B, 7.5 GB) configuration of the shared docs'
+--full-size qwen2_vl|qwen2_5_vl|qwen3_5 --out DIR: a random-weight checkpoint with the Qwen2-VL-2B-Instruct
+(2.209 B parameters, 4.4 GB), Qwen2.5-VL-3B-Instruct (3.755 B, 7.5 GB) or Qwen3.5-2B (2.213 B, 4.4 GB) configuration
+of the shared docs'
 qwen-architecture.md (7.3, 3.x), bf16, sharded like a Hub download (model-0000k-of-0000n.safetensors + index, 4 GB
 shards; tied lm_head not stored). config.json is the Hub's flat legacy form (FULL_SIZE_HUB_CONFIGS, which 5.23
 parses, checked; --config-form transformers writes 5.23's nested form instead); the genuine Qwen2 tokenizer
@@ -67,6 +85,12 @@ standard deviation of about 1). The model is built in bf16 without transformers'
 by tensor: the 2B took 47 s with a peak RSS of 4.9 GB here (the 3B about 70 s). The script then loads the
 directory back with transformers (in bf16, to stay within that memory; tools/bench_transformers_generate.py loads
 it in float32) and generates 4 tokens from a 56x56 image.
+Qwen3.5-2B: config.json is the nested Hub form with Qwen's extra keys (FULL_SIZE_HUB_CONFIGS["qwen3_5"]; 18 linear +
+6 full layers, no mtp.* tensors: transformers builds none), the Qwen3.5 tokenizer (Tests/Fixtures/tokenizer/qwen3.5/,
+converted, see its NOTICE), the Qwen3.5 chat template (qwen3.5.jinja) and Qwen3-VL's preprocessor config (65536 ..
+16777216 pixels, mean/std 0.5, processor_class Qwen3VLProcessor); the check also measures the DeltaNet state
+transformers keeps per sequence against deltanet_state_bytes (conv [1, 6144, 4] bf16 x 18 = 884,736 B; recurrent
+[1, 16, 128, 128] float32 x 18 = 18,874,368 B). Built in 29 s, 81 s with the check, peak RSS 5.2 GB.
 """
 
 from __future__ import annotations
@@ -99,9 +123,17 @@ from transformers import (
     Qwen2_5_VLForConditionalGeneration,
     Qwen2VLConfig,
     Qwen2VLForConditionalGeneration,
+    Qwen3_5Config,
+    Qwen3_5ForConditionalGeneration,
+    Qwen3VLConfig,
+    Qwen3VLForConditionalGeneration,
 )
 from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil, smart_resize
-from transformers.vision_utils import get_vision_attention_seqlens, get_vision_window_index
+from transformers.vision_utils import (
+    get_vision_attention_seqlens,
+    get_vision_interpolation_indices_and_weights,
+    get_vision_window_index,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "Tests" / "Fixtures" / "models"
@@ -109,6 +141,10 @@ DEMO_TOKENIZER = REPO / "Samples" / "Models" / "vlbatch-demo-qwen3.5"
 QWEN2_TOKENIZER = REPO / "Tests" / "Fixtures" / "tokenizer" / "qwen2"
 QWEN2_VL_TEMPLATE = REPO / "Tests" / "Fixtures" / "chat-templates" / "qwen2-vl.jinja"
 QWEN2_VL_PREPROCESSOR = REPO / "Tests" / "Fixtures" / "preprocess" / "configs" / "qwen2-vl" / "preprocessor_config.json"
+QWEN3_VL_TEMPLATE = REPO / "Tests" / "Fixtures" / "chat-templates" / "qwen3-vl.jinja"
+QWEN3_5_TEMPLATE = REPO / "Tests" / "Fixtures" / "chat-templates" / "qwen3.5.jinja"
+QWEN3_5_TOKENIZER = REPO / "Tests" / "Fixtures" / "tokenizer" / "qwen3.5"
+QWEN3_VL_PREPROCESSOR = REPO / "Tests" / "Fixtures" / "preprocess" / "configs" / "qwen3-vl" / "preprocessor_config.json"
 
 SEED = 20250505
 NEW_TOKENS = 8
@@ -137,13 +173,29 @@ PREPROCESSOR_HUB = {  # Qwen2-VL-2B-Instruct's keys (see Tests/Fixtures/preproce
     "temporal_patch_size": 2,
 }
 
+# Qwen3-VL / Qwen3.5 (patch 16, factor 32): the Hub's preprocessor_config.json spelling of Qwen3-VL-2B-Instruct
+# (Tests/Fixtures/preprocess/configs/qwen3-vl/: size {longest_edge, shortest_edge}, mean/std 0.5; the class defaults
+# give bicubic and rescale 1/255) with a small budget instead of 65536 .. 16777216.
+MIN_PIXELS_P16 = 4096  # 64 x 64
+MAX_PIXELS_P16 = 32 * 32 * 30  # 30720: the exact image (192 x 160 = 30720) just fits, the budget image does not
+PREPROCESSOR_QWEN3 = {
+    "size": {"longest_edge": MAX_PIXELS_P16, "shortest_edge": MIN_PIXELS_P16},
+    "patch_size": 16,
+    "temporal_patch_size": 2,
+    "merge_size": 2,
+    "image_mean": [0.5, 0.5, 0.5],
+    "image_std": [0.5, 0.5, 0.5],
+    "processor_class": "Qwen3VLProcessor",
+    "image_processor_type": "Qwen2VLImageProcessorFast",
+}
+
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
                   "<|vision_pad|>", "<|image_pad|>", "<|video_pad|>"]
 
 # --------------------------------------------------------------------------------------------------
 # Model families. A family knows its transformers classes, how to build a tiny config from the tokenizer's
-# special-token ids, and which extra vision goldens it has. Qwen3-VL / Qwen3.5 can be added as more entries
-# (they need patch 16, their own templates and, for Qwen3-VL, DeepStack goldens).
+# special-token ids, which extra vision goldens it has, and its image set, template and preprocessor (patch 14 and
+# the CLIP mean/std for Qwen2-VL / Qwen2.5-VL; patch 16 and mean/std 0.5 for Qwen3-VL / Qwen3.5).
 # --------------------------------------------------------------------------------------------------
 
 
@@ -156,6 +208,13 @@ class Family:
     tiny_config: Callable[[dict], object]
     vision_extras: Callable[[object, torch.Tensor], dict]  # (model, grid_thw) -> {file stem: array}
     vision_block_order: str
+    template: Path = QWEN2_VL_TEMPLATE
+    template_kwargs: dict = dataclasses.field(default_factory=dict)  # extra apply_chat_template arguments
+    preprocessor: dict = dataclasses.field(default_factory=lambda: PREPROCESSOR_HUB)
+    image_set: str = "p14"  # which images and cases (IMAGE_SETS)
+    pos_embed: bool = False  # Qwen3-VL / Qwen3.5: block 0's input is patch_embed + the interpolated pos_embed
+    draw_rules: Callable[[torch.nn.Module], dict] | None = None  # rerandomise's per-parameter exceptions
+    file_notes: dict = dataclasses.field(default_factory=dict)  # FILE_NOTES overrides and additions
 
 
 def qwen2_vl_tiny_config(ids: dict):
@@ -217,6 +276,123 @@ def qwen2_5_vision_extras(model, grid):
     }
 
 
+def qwen3_vl_tiny_config(ids: dict):
+    text = {
+        "vocab_size": 832, "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 3,
+        # head_dim 32 != hidden / heads = 16: q_proj is 64 -> 128, o_proj 128 -> 64
+        "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 32, "hidden_act": "silu",
+        "rms_norm_eps": 1e-6, "max_position_embeddings": 4096, "attention_bias": False,
+        # 16 frequencies, interleaved: T at i = 0, 3, ..., 15 (6), H at 1, 4, ..., 13 (5), W at 2, 5, ..., 14 (5)
+        "rope_parameters": {"rope_type": "default", "rope_theta": 5000000.0, "mrope_section": [6, 5, 5],
+                            "mrope_interleaved": True},
+        "bos_token_id": ids["<|endoftext|>"], "eos_token_id": ids["<|im_end|>"],
+        "pad_token_id": ids["<|endoftext|>"], "tie_word_embeddings": True,
+    }
+    vision = {
+        "depth": 3, "hidden_size": 32, "intermediate_size": 64, "num_heads": 2, "hidden_act": "gelu_pytorch_tanh",
+        "in_channels": 3, "patch_size": 16, "temporal_patch_size": 2, "spatial_merge_size": 2,
+        "num_position_embeddings": 64,  # an 8 x 8 table: no image grid here is 8 x 8, so every one interpolates
+        "out_hidden_size": 64, "deepstack_visual_indexes": [0, 1],
+    }
+    return Qwen3VLConfig(
+        text_config=text, vision_config=vision, tie_word_embeddings=True,
+        image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"])
+
+
+def qwen3_5_tiny_config(ids: dict):
+    text = {
+        "vocab_size": 832, "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 4,
+        "layer_types": ["linear_attention", "linear_attention", "linear_attention", "full_attention"],
+        "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 32, "hidden_act": "silu",
+        "rms_norm_eps": 1e-6, "max_position_embeddings": 4096, "attention_bias": False,
+        # Gated DeltaNet: 2 key heads < 4 value heads (each q/k head serves 2 consecutive value heads)
+        "linear_num_key_heads": 2, "linear_num_value_heads": 4, "linear_key_head_dim": 16,
+        "linear_value_head_dim": 16, "linear_conv_kernel_dim": 4,
+        # rotary dim 32 * 0.25 = 8 (4 frequencies): T at i = 0, 3, H at 1, W at 2
+        "rope_parameters": {"rope_type": "default", "rope_theta": 10000000.0, "mrope_section": [2, 1, 1],
+                            "mrope_interleaved": True, "partial_rotary_factor": 0.25},
+        "bos_token_id": ids["<|endoftext|>"], "eos_token_id": ids["<|im_end|>"],
+        "pad_token_id": ids["<|endoftext|>"], "tie_word_embeddings": True,
+    }
+    vision = {
+        "depth": 2, "hidden_size": 32, "intermediate_size": 64, "num_heads": 2, "hidden_act": "gelu_pytorch_tanh",
+        "in_channels": 3, "patch_size": 16, "temporal_patch_size": 2, "spatial_merge_size": 2,
+        "num_position_embeddings": 64, "out_hidden_size": 64, "deepstack_visual_indexes": [],
+    }
+    return Qwen3_5Config(
+        text_config=text, vision_config=vision, tie_word_embeddings=True,
+        image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"])
+
+
+def vision_pos_embed(visual, grid) -> torch.Tensor:
+    """The interpolated learned position embedding Qwen3-VL / Qwen3.5 add after the patch embedding, [N, hidden] in
+    patch (merge-block) order: the same helper and weighted sum as the vision model's forward."""
+    indices, weights = get_vision_interpolation_indices_and_weights(
+        grid, num_grid_per_side=visual.num_grid_per_side, mode=visual.interpolation_mode,
+        align_corners=visual.interpolation_align_corners, spatial_merge_size=visual.config.spatial_merge_size)
+    return (visual.pos_embed(indices) * weights[:, :, None]).sum(1)
+
+
+def qwen3_vision_extras(model, grid):
+    visual = model.model.visual
+    assert visual.num_grid_per_side ** 2 == visual.config.num_position_embeddings
+    assert (visual.interpolation_mode, visual.interpolation_align_corners) == ("bilinear", True)
+    cu, _ = get_vision_attention_seqlens(grid, visual.config)
+    with torch.no_grad():
+        pos = vision_pos_embed(visual, grid)
+    return {"vision_cu_seqlens": cu.to(torch.int64).numpy(), "vision_pos_embed": pos}
+
+
+def qwen3_5_draw_rules(model) -> dict:
+    """Qwen3.5's exceptions to rerandomise's rules: the zero-centred RMSNorms (input/post-attention norms, the final
+    norm, q_norm, k_norm: scale 1 + w) get w ~ N(0, 0.1^2); A_log = log(A), A ~ U(0.05, 1) per value head (decays
+    exp(-A * softplus(a + dt_bias)) spread over about 0.1 .. 0.99, so the recurrent state carries over tokens);
+    dt_bias ~ N(0, 0.5^2). The gated norm (linear_attn.norm, plain weight) keeps 1 + N(0, 0.1^2), the conv1d kernels
+    [C, 1, 4] N(0, 1/4)."""
+    from transformers.models.qwen3_5.modeling_qwen3_5 import Qwen3_5RMSNorm
+
+    rules = {}
+    for module_name, module in model.named_modules():
+        if isinstance(module, Qwen3_5RMSNorm):
+            rules[f"{module_name}.weight"] = ("normal", 0.0, 0.1)
+    for name, _ in model.named_parameters():
+        if name.endswith(".A_log"):
+            rules[name] = ("log_uniform", 0.05, 1.0)
+        elif name.endswith(".dt_bias"):
+            rules[name] = ("normal", 0.0, 0.5)
+    assert any(n.endswith("q_norm.weight") for n in rules) and any(n.endswith(".A_log") for n in rules)
+    return rules
+
+
+QWEN3_FILE_NOTES = {
+    "vision_patch_embed": "output of visual.patch_embed (Conv3d with bias, as a matmul plus bias), BEFORE the "
+                          "position embedding is added; rows in pixel_values order",
+    "vision_pos_embed": "the bilinearly interpolated (align_corners) learned position embedding added to "
+                        "vision_patch_embed before block 0 ([N, vision hidden], rows in pixel_values order; "
+                        "block 0's input = vision_patch_embed + vision_pos_embed, checked bit for bit)",
+}
+
+QWEN3_VL_FILE_NOTES = {
+    **QWEN3_FILE_NOTES,
+    "vision_deepstack": "the DeepStack features, [len(deepstack_visual_indexes), N/4, 64]: entry j = "
+                        "deepstack_merger_list[j] applied to the output of vision block deepstack_visual_indexes[j] "
+                        "(post-shuffle LayerNorm over 4 x hidden), merged tokens in natural (image-pad) order, images "
+                        "concatenated; entry j is added at the image positions after text decoder layer j (prefill "
+                        "only)",
+    "hidden_states": "output_hidden_states of the language model, [L+1, T, hidden]: [0] = the input embeddings "
+                     "after the image merge, [i] = decoder layer i-1's output for i < L, [L] = the LAST layer's "
+                     "output AFTER the final RMSNorm (5.23 replaces the last entry with last_hidden_state). "
+                     "Entries are the decoder layers' own outputs, captured by a hook on the layer: they do NOT "
+                     "include the DeepStack addition, which the text model applies after the layer returns (see "
+                     "hidden_states_after_deepstack)",
+    "hidden_states_after_deepstack": "[len(deepstack_visual_indexes), T, hidden]: entry j = decoder layer j's "
+                                     "output after `h[image positions] += vision_deepstack[j]`, i.e. the input of "
+                                     "layer j+1 (equal to hidden_states[j+1] at text positions; checked against a "
+                                     "pre-hook on layer j+1)",
+}
+
 FAMILIES = {
     "qwen2_vl": Family("qwen2_vl", Qwen2VLConfig, Qwen2VLForConditionalGeneration, "Qwen2VLProcessor",
                        qwen2_vl_tiny_config, no_vision_extras,
@@ -226,6 +402,19 @@ FAMILIES = {
                          "window-permuted, as transformers holds it: row j is patch "
                          "4*vision_window_index[j//4] + j%4 of pixel_values (patch_embed is before the "
                          "permutation, in natural order; image_embeds is after the un-permutation)"),
+    "qwen3_vl": Family("qwen3_vl", Qwen3VLConfig, Qwen3VLForConditionalGeneration, "Qwen3VLProcessor",
+                       qwen3_vl_tiny_config, qwen3_vision_extras,
+                       "natural: the rows of pixel_values (merge-block raster order)",
+                       template=QWEN3_VL_TEMPLATE, preprocessor=PREPROCESSOR_QWEN3, image_set="p16", pos_embed=True,
+                       file_notes=QWEN3_VL_FILE_NOTES),
+    # Qwen3.5's template (the 4B one, the one vlbatch recognises) opens a think block by default; vlbatch renders
+    # with thinking off, so the prompts end with the empty block "<think>\n\n</think>\n\n".
+    "qwen3_5": Family("qwen3_5", Qwen3_5Config, Qwen3_5ForConditionalGeneration, "Qwen3VLProcessor",
+                      qwen3_5_tiny_config, qwen3_vision_extras,
+                      "natural: the rows of pixel_values (merge-block raster order)",
+                      template=QWEN3_5_TEMPLATE, template_kwargs={"enable_thinking": False},
+                      preprocessor=PREPROCESSOR_QWEN3, image_set="p16", pos_embed=True,
+                      draw_rules=qwen3_5_draw_rules, file_notes=QWEN3_FILE_NOTES),
 }
 
 
@@ -236,9 +425,11 @@ class TinyModel:
     preprocessor_form: str  # "hub" (top-level min/max_pixels) or "transformers" (5.23's size dict)
 
 
-TINY_MODELS = [
+TINY_MODELS = [  # the seed of model k is SEED + 100 k: append, do not reorder
     TinyModel("qwen2-vl-tiny", "qwen2_vl", "hub"),
     TinyModel("qwen2.5-vl-tiny", "qwen2_5_vl", "transformers"),
+    TinyModel("qwen3-vl-tiny", "qwen3_vl", "hub"),
+    TinyModel("qwen3.5-tiny", "qwen3_5", "hub"),
 ]
 
 # --------------------------------------------------------------------------------------------------
@@ -250,6 +441,10 @@ IMAGES = {
     "windows-168x140.png": (168, 140, 1),
     "budget-210x150.png": (210, 150, 2),
     "odd-84x140.png": (84, 140, 3),
+    # patch 16 (Qwen3-VL / Qwen3.5): the same three roles for factor 32 and 4096 .. 30720 pixels
+    "exact-192x160.png": (192, 160, 4),
+    "budget-240x114.png": (240, 114, 5),
+    "odd-96x160.png": (96, 160, 6),
 }
 
 CASES = [
@@ -257,6 +452,27 @@ CASES = [
     ("two-images", ["budget-210x150.png", "odd-84x140.png"], "What is different between these two pictures?"),
     ("text-only", [], "Name three colours."),
 ]
+
+CASES_P16 = [
+    ("one-image", ["exact-192x160.png"], "Describe this image."),
+    ("two-images", ["budget-240x114.png", "odd-96x160.png"], "What is different between these two pictures?"),
+    ("text-only", [], "Name three colours."),
+]
+
+
+@dataclasses.dataclass
+class ImageSet:
+    """The images, cases and shared pixel inputs of the families with one patch size."""
+    cases: list
+    inputs: str  # directory under OUT for inputs/<case>/pixel_values_u8.npy and normalize_lut.npy
+    preprocessor: dict
+    shared_by: str  # for the pixel_values note in case.json
+
+
+IMAGE_SETS = {
+    "p14": ImageSet(CASES, "inputs", PREPROCESSOR_HUB, "both tiny models"),
+    "p16": ImageSet(CASES_P16, "inputs/patch16", PREPROCESSOR_QWEN3, "qwen3-vl-tiny and qwen3.5-tiny"),
+}
 
 
 def synth_image(w: int, h: int, seed: int) -> Image.Image:
@@ -351,22 +567,34 @@ def special_ids(tokenizer_json: Path) -> dict:
     return {name: ids[name] for name in SPECIAL_TOKENS}
 
 
-def rerandomise(model: torch.nn.Module, seed: int) -> None:
-    """matrices ~ N(0, 1/fan_in), biases ~ N(0, 0.05^2), norm weights ~ 1 + N(0, 0.1^2), in name order.
+def rerandomise(model: torch.nn.Module, seed: int, rules: dict | None = None) -> None:
+    """matrices ~ N(0, 1/fan_in), biases ~ N(0, 0.05^2), norm weights ~ 1 + N(0, 0.1^2), in name order; `rules`
+    maps parameter names to exceptions: ("normal", mean, std) or ("log_uniform", lo, hi) (log of U(lo, hi)).
 
     Tensors are drawn in float32 in chunks of rows and cast to the parameter's dtype, so a bf16 model of several
     billion parameters needs only one extra chunk of memory."""
     gen = torch.Generator().manual_seed(seed)
     params = dict(model.named_parameters())  # tied parameters appear once
+    rules = rules or {}
+    assert set(rules) <= set(params), sorted(set(rules) - set(params))
     for name in sorted(params):
         p = params[name]
         with torch.no_grad():
-            if name.endswith(".bias"):
+            kind = "normal"
+            if name in rules:
+                kind, mean, std = rules[name]
+            elif name.endswith(".bias"):
                 mean, std = 0.0, 0.05
             elif p.ndim == 1:  # RMSNorm / LayerNorm weights
                 mean, std = 1.0, 0.1
             else:
                 mean, std = 0.0, 1.0 / math.sqrt(p[0].numel())  # fan_in = product of the non-output dims
+            if kind == "log_uniform":
+                lo, hi = mean, std
+                u = torch.rand(p.shape, generator=gen, dtype=torch.float32)
+                p.copy_(torch.log(lo + (hi - lo) * u))
+                continue
+            assert kind == "normal", kind
             flat = p.view(p.shape[0], -1) if p.ndim > 1 else p.view(1, -1)
             rows = max(1, (1 << 24) // flat.shape[1])
             for start in range(0, flat.shape[0], rows):
@@ -375,11 +603,12 @@ def rerandomise(model: torch.nn.Module, seed: int) -> None:
 
 
 def image_geometry(img, grid, image_processor) -> dict:
-    h, w = smart_resize(img.height, img.width, factor=28, min_pixels=image_processor.size["shortest_edge"],
+    p, f = image_processor.patch_size, image_processor.patch_size * image_processor.merge_size
+    h, w = smart_resize(img.height, img.width, factor=f, min_pixels=image_processor.size["shortest_edge"],
                         max_pixels=image_processor.size["longest_edge"])
-    assert [1, h // 14, w // 14] == grid.tolist()
+    assert [1, h // p, w // p] == grid.tolist()
     return {"width": img.width, "height": img.height, "resized_width": w, "resized_height": h,
-            "grid_thw": grid.tolist(), "merged_hw": [h // 28, w // 28]}
+            "grid_thw": grid.tolist(), "merged_hw": [h // f, w // f]}
 
 
 def normalize_lut(image_processor) -> np.ndarray:
@@ -394,7 +623,7 @@ def normalize_lut(image_processor) -> np.ndarray:
 
 
 def patch_rows_u8(images: list, image_processor) -> np.ndarray:
-    """uint8 [N, 1176]: the pixel_values rows before rescale/normalise (Pillow bicubic to the smart_resize size,
+    """uint8 [N, 1176 or 1536]: the pixel_values rows before rescale/normalise (Pillow bicubic to the smart_resize size,
     two identical frames, merge-block patch order, columns (channel, frame, y, x))."""
     p, m = image_processor.patch_size, image_processor.merge_size
     rows = []
@@ -448,7 +677,8 @@ def write_tiny_checkpoint(spec: TinyModel, directory: Path, seed: int) -> dict:
     config = family.tiny_config(ids)
     torch.manual_seed(seed)
     model = family.model_class(config).eval()
-    rerandomise(model, seed)
+    rerandomise(model, seed, family.draw_rules(model) if family.draw_rules else None)
+    assert not any(n.startswith("mtp") for n, _ in model.named_parameters())  # no multi-token-prediction head
     model.to(torch.bfloat16).save_pretrained(directory, safe_serialization=True)
     GenerationConfig(
         bos_token_id=ids["<|endoftext|>"], pad_token_id=ids["<|endoftext|>"],
@@ -456,11 +686,11 @@ def write_tiny_checkpoint(spec: TinyModel, directory: Path, seed: int) -> dict:
     ).save_pretrained(directory)
     shutil.copyfile(DEMO_TOKENIZER / "tokenizer.json", directory / "tokenizer.json")
     shutil.copyfile(DEMO_TOKENIZER / "tokenizer_config.json", directory / "tokenizer_config.json")
-    shutil.copyfile(QWEN2_VL_TEMPLATE, directory / "chat_template.jinja")
+    shutil.copyfile(family.template, directory / "chat_template.jinja")
     if spec.preprocessor_form == "hub":
-        write_json(directory / "preprocessor_config.json", PREPROCESSOR_HUB)
+        write_json(directory / "preprocessor_config.json", family.preprocessor)
     else:
-        Qwen2VLImageProcessorPil.from_dict(PREPROCESSOR_HUB).save_pretrained(directory)
+        Qwen2VLImageProcessorPil.from_dict(family.preprocessor).save_pretrained(directory)
     files = sorted(p.name for p in directory.iterdir())
     assert files == ["chat_template.jinja", "config.json", "generation_config.json", "model.safetensors",
                      "preprocessor_config.json", "tokenizer.json", "tokenizer_config.json"], files
@@ -514,10 +744,19 @@ def golden_case(model, family: Family, tok_raw: Tokenizer, chat_tok, processor, 
                 images: dict, case, ids: dict, model_dir: Path) -> dict:
     name, image_names, text = case
     out_dir = model_dir / "goldens" / name
+    image_set = IMAGE_SETS[family.image_set]
+    notes = {**FILE_NOTES, **family.file_notes}
     files = {}
     content = [{"type": "image"} for _ in image_names] + [{"type": "text", "text": text}]
     messages = [{"role": "user", "content": content}]
-    template_text = chat_tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    template_text = chat_tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True,
+                                                 **family.template_kwargs)
+    if family.model_type == "qwen3_5":  # thinking off: the generation prompt ends with an empty think block
+        assert template_text.endswith("<|im_start|>assistant\n<think>\n\n</think>\n\n"), template_text
+        assert chat_tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True).endswith(
+            "<|im_start|>assistant\n<think>\n")  # the 4B template's own default is to think
+    elif family.model_type == "qwen3_vl":  # no default system prompt
+        assert template_text.startswith("<|im_start|>user\n") and "<think>" not in template_text
 
     pixel_values = grid = None
     prompt = template_text
@@ -573,6 +812,16 @@ def golden_case(model, family: Family, tok_raw: Tokenizer, chat_tok, processor, 
         blocks = torch.stack(captured["blocks"])
         assert torch.equal(blocks[-1], vis_out.last_hidden_state)
         vision = {"patch_embed": captured["patch_embed"], "blocks": blocks, "image_embeds": image_embeds}
+        deepstack_indexes = list(getattr(model.config.vision_config, "deepstack_visual_indexes", None) or [])
+        if deepstack_indexes:
+            # one tensor per tap, split per image by get_image_features: concatenate the images back
+            vision["deepstack"] = torch.stack([torch.cat(f, dim=0) for f in vis_out.deepstack_features])
+            assert vision["deepstack"].shape == (len(deepstack_indexes), *image_embeds.shape)
+            with torch.no_grad():  # entry j is deepstack_merger_list[j] of block deepstack_indexes[j]'s output
+                for j, k in enumerate(deepstack_indexes):
+                    assert torch.equal(model.model.visual.deepstack_merger_list[j](blocks[k]), vision["deepstack"][j])
+        else:
+            assert not getattr(vis_out, "deepstack_features", None)
         # the documented block-row order: row j of a block is patch 4 * window_index[j // 4] + j % 4
         extras = family.vision_extras(model, grid)
         order = torch.arange(pixel_values.shape[0])
@@ -580,17 +829,51 @@ def golden_case(model, family: Family, tok_raw: Tokenizer, chat_tok, processor, 
             wi = torch.from_numpy(extras["vision_window_index"])
             order = (4 * wi[:, None] + torch.arange(4)[None, :]).reshape(-1)
             assert not torch.equal(order, torch.arange(pixel_values.shape[0]))
-        assert torch.equal(captured["block0_in"], captured["patch_embed"][order])
+        if family.pos_embed:  # Qwen3-VL / Qwen3.5: block 0 sees patch_embed + the interpolated position embedding
+            pos = extras["vision_pos_embed"]
+            assert pos.shape == captured["patch_embed"].shape
+            assert torch.equal(captured["block0_in"], captured["patch_embed"] + pos.to(captured["patch_embed"].dtype))
+            assert not torch.equal(captured["block0_in"], captured["patch_embed"])
+        else:
+            assert torch.equal(captured["block0_in"], captured["patch_embed"][order])
 
     captured_layer = {}
-    last_layer = model.model.language_model.layers[-1]
+    layers = model.model.language_model.layers
+    last_layer = layers[-1]
     hook = last_layer.register_forward_hook(lambda m, a, o: captured_layer.__setitem__("out", o))
+    # every layer's output and input (to see where transformers adds the DeepStack features)
+    layer_outs, layer_ins = {}, {}
+
+    def record_input(i):
+        def hook(module, args, kwargs):
+            layer_ins[i] = (args[0] if args else kwargs["hidden_states"])[0].clone()
+        return hook
+
+    hooks = [layer.register_forward_hook(lambda m, a, o, i=i: layer_outs.__setitem__(i, o[0].clone()))
+             for i, layer in enumerate(layers)]
+    hooks += [layer.register_forward_pre_hook(record_input(i), with_kwargs=True) for i, layer in enumerate(layers)]
     with torch.no_grad():
         out = model(input_ids=input_ids, position_ids=position_ids, output_hidden_states=True, **fwd)
     hook.remove()
+    for h in hooks:
+        h.remove()
     hidden = torch.stack([h[0] for h in out.hidden_states])
     n_layers = model.config.text_config.num_hidden_layers
     assert hidden.shape[0] == n_layers + 1
+    after_deepstack = None
+    for i in range(n_layers - 1):  # output_hidden_states[i + 1] is layer i's own output
+        assert torch.equal(hidden[i + 1], layer_outs[i])
+        if "deepstack" in vision and i < vision["deepstack"].shape[0]:
+            mask = mm_types[0].bool()
+            expect = layer_outs[i].clone()
+            expect[mask] = layer_outs[i][mask] + vision["deepstack"][i]
+            assert torch.equal(layer_ins[i + 1], expect)  # the next layer sees the DeepStack addition
+            assert not torch.equal(layer_ins[i + 1], layer_outs[i])
+        else:
+            assert torch.equal(layer_ins[i + 1], layer_outs[i])
+    if "deepstack" in vision:
+        assert vision["deepstack"].shape[0] < n_layers  # (the last layer's output is hidden_states[L]'s input)
+        after_deepstack = torch.stack([layer_ins[j + 1] for j in range(vision["deepstack"].shape[0])])
     final_norm = model.model.language_model.norm
     with torch.no_grad():
         assert torch.equal(hidden[-1], final_norm(captured_layer["out"])[0])
@@ -643,28 +926,36 @@ def golden_case(model, family: Family, tok_raw: Tokenizer, chat_tok, processor, 
         for stem, arr in extras.items():
             files[stem] = save_npy(out_dir / f"{stem}.npy", arr)
         files["image_embeds"] = save_npy(out_dir / "image_embeds.npy", vision["image_embeds"])
+        if "deepstack" in vision:
+            files["vision_deepstack"] = save_npy(out_dir / "vision_deepstack.npy", vision["deepstack"])
     files["hidden_states"] = save_npy(out_dir / "hidden_states.npy", hidden)
+    if after_deepstack is not None:
+        files["hidden_states_after_deepstack"] = save_npy(out_dir / "hidden_states_after_deepstack.npy",
+                                                          after_deepstack)
     files["last_layer_output"] = save_npy(out_dir / "last_layer_output.npy", captured_layer["out"][0])
     files["logits_last"] = save_npy(out_dir / "logits_last.npy", step_logits[0])
     files["generated_ids"] = save_npy(out_dir / "generated_ids.npy", np.array(tokens))
     files["step_logits"] = save_npy(out_dir / "step_logits.npy", step_logits)
     for stem, entry in files.items():
         entry["file"] = f"{stem}.npy"
-        entry["holds"] = FILE_NOTES[stem]
+        entry["holds"] = notes[stem]
 
     record = {
         "case": name,
         "model": model_dir.name,
         "messages": messages,
         "prompt_text": template_text,
+        **({"chat_template_kwargs": family.template_kwargs} if family.template_kwargs else {}),
         "images": [f"../../../images/{n}" for n in image_names],
         "image_geometry": [image_geometry(images[n], g, image_processor) for n, g in
                            zip(image_names, grid if grid is not None else [])],
         "pixel_values": (None if not image_names else {
-            "file": f"../../../inputs/{name}/pixel_values_u8.npy", "dtype": "uint8", "shape": list(pixel_values.shape),
-            "lut": "../../../inputs/normalize_lut.npy",
-            "holds": "Qwen2VLImageProcessorPil's float32 pixel_values [N, 1176] are exactly "
-                     "lut[j // 392, u8[i, j]] (lut float32 [3, 256]); shared by both tiny models"}),
+            "file": f"../../../{image_set.inputs}/{name}/pixel_values_u8.npy", "dtype": "uint8",
+            "shape": list(pixel_values.shape),
+            "lut": f"../../../{image_set.inputs}/normalize_lut.npy",
+            "holds": f"Qwen2VLImageProcessorPil's float32 pixel_values [N, {pixel_values.shape[1]}] are exactly "
+                     f"lut[j // {pixel_values.shape[1] // 3}, u8[i, j]] (lut float32 [3, 256]); shared by "
+                     f"{image_set.shared_by}"}),
         "num_tokens": T,
         "num_image_tokens": int(mm_types.sum()),
         "rope_delta": rope_delta,
@@ -708,10 +999,22 @@ def make_tiny(args) -> None:
     assert geom["budget-210x150.png"] == (112, 168)
     assert round(150 / f) * f * round(210 / f) * f > MAX_PIXELS  # the max_pixels branch is taken
     assert geom["odd-84x140.png"] == (140, 84)
+    # patch 16: factor 32, 4096 .. 30720 pixels; the 8 x 8 position table is interpolated along both axes for every
+    # grid (10 x 12, 6 x 14, 10 x 6)
+    f = 32
+    geom = {n: smart_resize(h, w, factor=f, min_pixels=MIN_PIXELS_P16, max_pixels=MAX_PIXELS_P16)
+            for n, (w, h, _) in IMAGES.items() if n in {"exact-192x160.png", "budget-240x114.png", "odd-96x160.png"}}
+    assert geom["exact-192x160.png"] == (160, 192) and 160 * 192 == MAX_PIXELS_P16  # at the budget: not resized
+    assert geom["budget-240x114.png"] == (96, 224)  # aspect changed; 240 / 32 = 7.5 rounds (to even) to 8 on the way
+    assert round(114 / f) * f * round(240 / f) * f > MAX_PIXELS_P16  # the max_pixels branch is taken
+    assert geom["odd-96x160.png"] == (160, 96)
+    assert all(8 not in (h // 16, w // 16) for h, w in geom.values())
 
     shared_pixels = {}
-    lut = normalize_lut(Qwen2VLImageProcessorPil.from_dict(PREPROCESSOR_HUB))
-    save_npy(OUT / "inputs" / "normalize_lut.npy", lut)
+    luts = {}
+    for key, image_set in IMAGE_SETS.items():
+        luts[key] = normalize_lut(Qwen2VLImageProcessorPil.from_dict(image_set.preprocessor))
+        save_npy(OUT / image_set.inputs / "normalize_lut.npy", luts[key])
     summary = {"versions": versions(), "seed": SEED, "models": {}}
     for index, spec in enumerate(TINY_MODELS):
         family = FAMILIES[spec.family]
@@ -723,21 +1026,26 @@ def make_tiny(args) -> None:
         chat_tok = AutoTokenizer.from_pretrained(model_dir)
         pre = json.loads((model_dir / "preprocessor_config.json").read_text())
         image_processor = Qwen2VLImageProcessorPil.from_dict(pre)
-        assert (image_processor.size["shortest_edge"], image_processor.size["longest_edge"]) == (MIN_PIXELS, MAX_PIXELS)
+        image_set = IMAGE_SETS[family.image_set]
+        budget = (MIN_PIXELS, MAX_PIXELS) if family.image_set == "p14" else (MIN_PIXELS_P16, MAX_PIXELS_P16)
+        assert (image_processor.size["shortest_edge"], image_processor.size["longest_edge"]) == budget
+        lut = luts[family.image_set]
         processor = build_processor(family, image_processor, chat_tok)
         cases = {}
-        for case in CASES:
+        for case in image_set.cases:
             result = golden_case(model, family, tok_raw, chat_tok, processor, image_processor, images, case, ids,
                                  model_dir)
             pv = result["pixel_values"]
             if pv is not None:
-                if case[0] in shared_pixels:
-                    assert torch.equal(shared_pixels[case[0]], pv), "the two models' pixel values differ"
+                key = (family.image_set, case[0])
+                if key in shared_pixels:
+                    assert torch.equal(shared_pixels[key], pv), "the models' pixel values differ"
                 else:
-                    shared_pixels[case[0]] = pv
+                    shared_pixels[key] = pv
                     rows = patch_rows_u8([images[n] for n in case[1]], image_processor)
-                    assert np.array_equal(lut[np.arange(1176) // 392, rows], pv.numpy()), case[0]
-                    save_npy(OUT / "inputs" / case[0] / "pixel_values_u8.npy", rows)
+                    width = rows.shape[1]
+                    assert np.array_equal(lut[np.arange(width) // (width // 3), rows], pv.numpy()), case[0]
+                    save_npy(OUT / image_set.inputs / case[0] / "pixel_values_u8.npy", rows)
             rec = result["record"]
             cases[case[0]] = {"tokens": rec["num_tokens"], "image_tokens": rec["num_image_tokens"],
                               "rope_delta": rec["rope_delta"], "greedy": rec["greedy"]["tokens"],
@@ -759,9 +1067,15 @@ def make_tiny(args) -> None:
 # Full-size random checkpoints
 # --------------------------------------------------------------------------------------------------
 
-# The Hub's flat (legacy) config.json of each model. Values: qwen-architecture.md 7.3 / 3.x; key set and
-# spelling: the transformers 4.4x form the Qwen repos ship (text keys at the top level, rope_scaling
-# {type: mrope}, vision keys in_chans / spatial_patch_size). Reconstructed, not copied from the Hub files.
+# The Hub's config.json of each model. Values: qwen-architecture.md 7.3 / 3.x. Qwen2-VL / Qwen2.5-VL: the flat
+# (legacy) transformers 4.4x form the Qwen repos ship (text keys at the top level, rope_scaling {type: mrope}, vision
+# keys in_chans / spatial_patch_size). Qwen3.5: the nested text_config / vision_config form with the keys the
+# Qwen3.5 repos carry beyond what 5.23 writes (attn_output_gate, full_attention_interval, mamba_ssm_dtype,
+# mlp_only_layers, mtp_num_hidden_layers, mtp_use_dedicated_embeddings; vision model_type "qwen3_5", which 5.23
+# renames); Qwen3.5-2B's shape, where the architecture notes mark values unverified, follows the 0.8B and
+# Qwen3-VL-2B (vision depth 24, width 1024, 16 heads, MLP 4096, out 2048; theta 1e7, sections [11, 11, 10]).
+# Reconstructed, not copied from the Hub files.
+QWEN3_5_2B_LAYER_TYPES = ["full_attention" if (i + 1) % 4 == 0 else "linear_attention" for i in range(24)]
 FULL_SIZE_HUB_CONFIGS = {
     "qwen2_vl": {
         "architectures": ["Qwen2VLForConditionalGeneration"],
@@ -855,11 +1169,120 @@ FULL_SIZE_HUB_CONFIGS = {
     },
 }
 
+FULL_SIZE_HUB_CONFIGS["qwen3_5"] = {
+    "architectures": ["Qwen3_5ForConditionalGeneration"],
+    "image_token_id": 248056,
+    "model_type": "qwen3_5",
+    "text_config": {
+        "attention_bias": False,
+        "attention_dropout": 0.0,
+        "attn_output_gate": True,
+        "dtype": "bfloat16",
+        "eos_token_id": 248044,
+        "full_attention_interval": 4,
+        "head_dim": 256,
+        "hidden_act": "silu",
+        "hidden_size": 2048,
+        "initializer_range": 0.02,
+        "intermediate_size": 6144,
+        "layer_types": QWEN3_5_2B_LAYER_TYPES,
+        "linear_conv_kernel_dim": 4,
+        "linear_key_head_dim": 128,
+        "linear_num_key_heads": 16,
+        "linear_num_value_heads": 16,
+        "linear_value_head_dim": 128,
+        "mamba_ssm_dtype": "float32",
+        "max_position_embeddings": 262144,
+        "mlp_only_layers": [],
+        "model_type": "qwen3_5_text",
+        "mtp_num_hidden_layers": 1,
+        "mtp_use_dedicated_embeddings": False,
+        "num_attention_heads": 8,
+        "num_hidden_layers": 24,
+        "num_key_value_heads": 2,
+        "rms_norm_eps": 1e-06,
+        "rope_parameters": {
+            "mrope_interleaved": True,
+            "mrope_section": [11, 11, 10],
+            "rope_type": "default",
+            "rope_theta": 10000000,
+            "partial_rotary_factor": 0.25,
+        },
+        "tie_word_embeddings": True,
+        "use_cache": True,
+        "vocab_size": 248320,
+    },
+    "tie_word_embeddings": True,
+    "transformers_version": "4.57.0.dev0",
+    "video_token_id": 248057,
+    "vision_config": {
+        "deepstack_visual_indexes": [],
+        "depth": 24,
+        "hidden_act": "gelu_pytorch_tanh",
+        "hidden_size": 1024,
+        "in_channels": 3,
+        "initializer_range": 0.02,
+        "intermediate_size": 4096,
+        "model_type": "qwen3_5",
+        "num_heads": 16,
+        "num_position_embeddings": 2304,
+        "out_hidden_size": 2048,
+        "patch_size": 16,
+        "spatial_merge_size": 2,
+        "temporal_patch_size": 2,
+    },
+    "vision_end_token_id": 248054,
+    "vision_start_token_id": 248053,
+}
+
 # Expected values after transformers parses the Hub config (checked, so a parsing change is noticed).
 FULL_SIZE_EXPECT = {
-    "qwen2_vl": {"text": (1536, 28, 12, 2, 8960, 151936), "vision_depth": 32, "vision_out": 1536, "tied": True},
-    "qwen2_5_vl": {"text": (2048, 36, 16, 2, 11008, 151936), "vision_depth": 32, "vision_out": 2048, "tied": True},
+    "qwen2_vl": {"text": (1536, 28, 12, 2, 8960, 151936), "vision_depth": 32, "vision_out": 1536, "tied": True,
+                 "rope": ([16, 24, 24], 1e6)},
+    "qwen2_5_vl": {"text": (2048, 36, 16, 2, 11008, 151936), "vision_depth": 32, "vision_out": 2048, "tied": True,
+                   "rope": ([16, 24, 24], 1e6)},
+    "qwen3_5": {"text": (2048, 24, 8, 2, 6144, 248320), "vision_depth": 24, "vision_out": 2048, "tied": True,
+                "rope": ([11, 11, 10], 1e7)},
 }
+
+
+@dataclasses.dataclass
+class FullSizeFiles:
+    """What goes next to the weights of a full-size checkpoint, and the token ids its check needs."""
+    tokenizer: Path
+    template: Path
+    preprocessor: Path
+    processor_class: str | None  # overrides the preprocessor file's processor_class
+    endoftext: int
+    im_end: int
+    image_token: int
+    template_kwargs: dict = dataclasses.field(default_factory=dict)
+
+
+FULL_SIZE_FILES = {
+    "qwen2_vl": FullSizeFiles(QWEN2_TOKENIZER, QWEN2_VL_TEMPLATE, QWEN2_VL_PREPROCESSOR, None, 151643, 151645, 151655),
+    "qwen2_5_vl": FullSizeFiles(QWEN2_TOKENIZER, QWEN2_VL_TEMPLATE, QWEN2_VL_PREPROCESSOR, "Qwen2_5_VLProcessor",
+                                151643, 151645, 151655),
+    # Qwen3.5: the converted Qwen3.5 tokenizer, the Qwen3.5 (4B) template vlbatch recognises, rendered with
+    # thinking off as vlbatch does, and Qwen3-VL's preprocessor config (the same values: qwen-architecture.md 2.2)
+    "qwen3_5": FullSizeFiles(QWEN3_5_TOKENIZER, QWEN3_5_TEMPLATE, QWEN3_VL_PREPROCESSOR, None, 248044, 248046, 248056,
+                             {"enable_thinking": False}),
+}
+
+
+def deltanet_state_bytes(tc, conv_dtype_bytes: int) -> dict:
+    """Per-sequence Gated DeltaNet state of a Qwen3.5 text config: the conv window (transformers keeps the last
+    linear_conv_kernel_dim inputs of every conv channel, although kernel - 1 suffice) in the activation dtype and the
+    recurrent state [nv, dk, dv] per linear layer in float32."""
+    n_linear = sum(t == "linear_attention" for t in tc.layer_types)
+    conv_dim = (2 * tc.linear_num_key_heads * tc.linear_key_head_dim
+                + tc.linear_num_value_heads * tc.linear_value_head_dim)
+    k = tc.linear_conv_kernel_dim
+    recurrent = n_linear * tc.linear_num_value_heads * tc.linear_key_head_dim * tc.linear_value_head_dim * 4
+    return {"linear_layers": n_linear, "conv_channels": conv_dim,
+            "conv_bytes_as_stored": n_linear * conv_dim * k * conv_dtype_bytes,
+            "conv_bytes_needed": n_linear * conv_dim * (k - 1) * conv_dtype_bytes,
+            "recurrent_bytes": recurrent}
 
 
 def make_full_size(args) -> None:
@@ -876,9 +1299,17 @@ def make_full_size(args) -> None:
     got = (tc.hidden_size, tc.num_hidden_layers, tc.num_attention_heads, tc.num_key_value_heads,
            tc.intermediate_size, tc.vocab_size)
     assert got == exp["text"], got
-    assert tc.rope_parameters["mrope_section"] == [16, 24, 24] and tc.rope_parameters["rope_theta"] == 1e6
+    assert tc.rope_parameters["mrope_section"] == exp["rope"][0] and tc.rope_parameters["rope_theta"] == exp["rope"][1]
     assert tc.rms_norm_eps == 1e-6 and vc.depth == exp["vision_depth"] and config.tie_word_embeddings == exp["tied"]
     assert (vc.hidden_size if args.full_size == "qwen2_vl" else vc.out_hidden_size) == exp["vision_out"]
+    if args.full_size == "qwen3_5":
+        assert tc.layer_types == QWEN3_5_2B_LAYER_TYPES and tc.head_dim == 256
+        assert (tc.linear_num_key_heads, tc.linear_num_value_heads, tc.linear_key_head_dim, tc.linear_value_head_dim,
+                tc.linear_conv_kernel_dim) == (16, 16, 128, 128, 4)
+        assert tc.rope_parameters["partial_rotary_factor"] == 0.25 and tc.rope_parameters["mrope_interleaved"]
+        assert (vc.hidden_size, vc.num_heads, vc.intermediate_size, vc.patch_size, vc.num_position_embeddings) == (
+            1024, 16, 4096, 16, 2304)
+        assert vc.model_type == "qwen3_5_vision" and not getattr(vc, "deepstack_visual_indexes", [])
 
     torch.set_num_threads(args.threads)
     default = torch.get_default_dtype()
@@ -894,7 +1325,8 @@ def make_full_size(args) -> None:
     model.tie_weights()  # init_weights, skipped above, is what normally ties lm_head to embed_tokens
     lm_tied = model.lm_head.weight.data_ptr() == model.model.language_model.embed_tokens.weight.data_ptr()
     assert lm_tied == exp["tied"]
-    rerandomise(model, SEED + 7)
+    assert not any(n.startswith("mtp") for n, _ in model.named_parameters())  # transformers builds no MTP head
+    rerandomise(model, SEED + 7, family.draw_rules(model) if family.draw_rules else None)
     n_params = sum(p.numel() for p in model.parameters())
     print(f"built {args.full_size} ({n_params / 1e9:.3f} B parameters) in {time.time() - t0:.0f} s", flush=True)
     model.save_pretrained(out, safe_serialization=True, max_shard_size="4GB")
@@ -902,17 +1334,18 @@ def make_full_size(args) -> None:
     gc.collect()
     if args.config_form == "hub":
         write_json(out / "config.json", hub)
-    GenerationConfig(bos_token_id=151643, pad_token_id=151643, eos_token_id=[151645, 151643],
-                     do_sample=False).save_pretrained(out)
-    shutil.copyfile(QWEN2_TOKENIZER / "tokenizer.json", out / "tokenizer.json")
-    tok_cfg = json.loads((QWEN2_TOKENIZER / "tokenizer_config.json").read_text())
+    files = FULL_SIZE_FILES[args.full_size]
+    GenerationConfig(bos_token_id=files.endoftext, pad_token_id=files.endoftext,
+                     eos_token_id=[files.im_end, files.endoftext], do_sample=False).save_pretrained(out)
+    shutil.copyfile(files.tokenizer / "tokenizer.json", out / "tokenizer.json")
+    tok_cfg = json.loads((files.tokenizer / "tokenizer_config.json").read_text())
     tok_cfg.pop("chat_template", None)
     write_json(out / "tokenizer_config.json", tok_cfg)
-    shutil.copyfile(QWEN2_TOKENIZER / "NOTICE", out / "TOKENIZER-NOTICE")
-    shutil.copyfile(QWEN2_VL_TEMPLATE, out / "chat_template.jinja")
-    preprocessor = json.loads(QWEN2_VL_PREPROCESSOR.read_text())
-    if args.full_size == "qwen2_5_vl":  # Qwen2.5-VL ships the same values under its own processor class
-        preprocessor["processor_class"] = "Qwen2_5_VLProcessor"
+    shutil.copyfile(files.tokenizer / "NOTICE", out / "TOKENIZER-NOTICE")
+    shutil.copyfile(files.template, out / "chat_template.jinja")
+    preprocessor = json.loads(files.preprocessor.read_text())
+    if files.processor_class:  # Qwen2.5-VL ships the same values as Qwen2-VL under its own processor class
+        preprocessor["processor_class"] = files.processor_class
     write_json(out / "preprocessor_config.json", preprocessor)
     print(f"wrote {out} in {time.time() - t0:.0f} s:", ", ".join(sorted(p.name for p in out.iterdir())), flush=True)
 
@@ -929,20 +1362,38 @@ def make_full_size(args) -> None:
     pv = ip([img], return_tensors="pt")
     text = tok.apply_chat_template(
         [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "Describe this image."}]}],
-        tokenize=False, add_generation_prompt=True)
+        tokenize=False, add_generation_prompt=True, **files.template_kwargs)
     text = text.replace("<|image_pad|>", "<|image_pad|>" * (int(pv["image_grid_thw"][0].prod()) // 4))
     input_ids = tok(text, return_tensors="pt", add_special_tokens=False)["input_ids"]
+    mm_token_type_ids = (input_ids == files.image_token).long()
     with torch.no_grad():
         gen = model.generate(input_ids=input_ids, pixel_values=pv["pixel_values"], image_grid_thw=pv["image_grid_thw"],
-                             mm_token_type_ids=(input_ids == 151655).long(), max_new_tokens=4, do_sample=False,
+                             mm_token_type_ids=mm_token_type_ids, max_new_tokens=4, do_sample=False,
                              repetition_penalty=1.0)
     new = gen[0, input_ids.shape[1]:].tolist()
     with torch.no_grad():
-        logits = model(input_ids=input_ids, pixel_values=pv["pixel_values"], image_grid_thw=pv["image_grid_thw"],
-                       mm_token_type_ids=(input_ids == 151655).long()).logits
+        out_fwd = model(input_ids=input_ids, pixel_values=pv["pixel_values"], image_grid_thw=pv["image_grid_thw"],
+                        mm_token_type_ids=mm_token_type_ids, use_cache=True)
+    logits = out_fwd.logits
     assert torch.isfinite(logits).all()
     print(f"check: loaded in bfloat16 and generated {new} ({tok.decode(new)!r}) from {input_ids.shape[1]} prompt "
-          f"tokens; logits std {float(logits[0, -1].std()):.3f}; {time.time() - t1:.0f} s", flush=True)
+          f"tokens ({int(mm_token_type_ids.sum())} visual, grid {pv['image_grid_thw'][0].tolist()}); logits std "
+          f"{float(logits[0, -1].std()):.3f}; {time.time() - t1:.0f} s", flush=True)
+    if args.full_size == "qwen3_5":  # the DeltaNet state transformers keeps per sequence, against the formula
+        conv = recurrent = 0
+        shapes = set()
+        for layer in out_fwd.past_key_values.layers:
+            states = getattr(layer, "conv_states", None)
+            if states and states.get(0) is not None:
+                c, r = layer.conv_states[0], layer.recurrent_states[0]
+                shapes.add((tuple(c.shape), str(c.dtype), tuple(r.shape), str(r.dtype)))
+                conv += c.numel() * c.element_size()
+                recurrent += r.numel() * r.element_size()
+        expect = deltanet_state_bytes(model.config.text_config, conv_dtype_bytes=2)
+        assert (conv, recurrent) == (expect["conv_bytes_as_stored"], expect["recurrent_bytes"]), (conv, recurrent,
+                                                                                                   expect)
+        print(f"DeltaNet state per sequence (bf16 model): conv {conv} B + recurrent {recurrent} B = "
+              f"{conv + recurrent} B (cache shapes {sorted(shapes)}; formula {expect})", flush=True)
 
 
 def main() -> None:
