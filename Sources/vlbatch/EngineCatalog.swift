@@ -1,39 +1,48 @@
 import Foundation
 import Pipelines
+import VLCore
 import VLPipeline
 
-/// The engines `--model` can select. Built-ins are compiled in; checkpoints will be served by the real engine.
+/// The engines `--model` can select: the built-ins compiled in, and checkpoints served by `ModelEngine`.
 enum EngineCatalog {
     /// `builtin:echo`'s per-item delay in milliseconds, for tests of signals and time limits.
     static let echoDelayVariable = "VLBATCH_ECHO_DELAY_MS"
 
     /// The identity results will be recorded under, known without loading anything, so that the output can be
     /// checked before a model is loaded.
-    static func identity(of location: ModelLocation) throws(PipelineError) -> ModelIdentity {
+    ///
+    /// A checkpoint's is its directory or repository and revision; a weight format other than the default bf16 gives
+    /// other answers, so it is added to the revision and so to the job fingerprint.
+    static func identity(of location: ModelLocation, weights: WeightFormat) throws(PipelineError) -> ModelIdentity {
         switch location {
         case .builtin(let name):
             guard name == "echo" else {
                 throw .modelNotFound(reference: "builtin:\(name)", looked: ["the built-in engines (builtin:echo)"])
             }
             return EchoEngine().identity
-        case .directory, .cached: return location.identity!
+        case .directory(let url), .cached(_, _, let url):
+            let checkpoint = location.identity ?? ModelIdentity(name: url.path, revision: url.path)
+            guard weights != .bf16 else { return checkpoint }
+            return ModelIdentity(name: checkpoint.name, revision: "\(checkpoint.revision) (weights \(weights))")
         }
     }
 
-    /// Loads the engine for `location`.
-    static func load(_ location: ModelLocation, environment: [String: String]) throws(PipelineError)
-        -> any PipelineEngine
-    {
+    /// Loads the engine for `location` to run `plan`; `warn` receives warnings for standard error.
+    ///
+    /// - Throws: `PipelineError.modelLoadFailed` (exit status 3) naming the directory when the checkpoint cannot be
+    ///   loaded.
+    static func load(
+        _ location: ModelLocation, plan: PipelinePlan, options: ModelEngine.Options, environment: [String: String],
+        warn: (String) -> Void
+    ) throws(PipelineError) -> any PipelineEngine {
         switch location {
         case .builtin:
             let milliseconds = environment[echoDelayVariable].flatMap { Int($0) } ?? 0
             return EchoEngine(delay: .milliseconds(milliseconds))
         case .directory(let url), .cached(_, _, let url):
-            // The model engine (issue [qwen2vl] / [qwen35]) is not part of vlbatch yet; this is where it plugs in.
-            throw .modelLoadFailed(
-                reference: url.path,
-                reason: "the model engine is not available in this build yet; use --model builtin:echo to try a "
-                    + "pipeline")
+            return try ModelEngine(
+                directory: url, identity: try identity(of: location, weights: options.weights), plan: plan,
+                options: options, warn: warn)
         }
     }
 }

@@ -12,8 +12,10 @@ struct RunCommand: ParsableCommand {
             folder or glob prefix. With --output, records are appended to the file as items finish and a rerun \
             skips the items already there, provided the job (pipeline, prompt, model, sampling, image budget, \
             shard) is unchanged: its fingerprint is kept in OUTPUT.job.json. Without --output, records go to \
-            standard output. --model builtin:echo selects a built-in stand-in engine that describes each file \
-            (for trying pipelines and for tests).
+            standard output. Without --model, the pipeline's Model stage, $VLBATCH_MODEL or else the bundled demo \
+            model (a toy trained for Samples/Demo; $VLBATCH_DEMO_MODEL says where it is) is used. --model \
+            builtin:echo selects a built-in stand-in engine that describes each file (for trying pipelines and for \
+            tests).
 
             \(ExitStatus.help)
             """)
@@ -30,7 +32,7 @@ struct RunCommand: ParsableCommand {
     @Option(
         help: ArgumentHelp(
             "A model directory, a Hugging Face repo id from the local cache, or builtin:echo.",
-            discussion: "Default: the pipeline's Model stage, then $VLBATCH_MODEL."))
+            discussion: "Default: the pipeline's Model stage, then $VLBATCH_MODEL, then the bundled demo model."))
     var model: String?
 
     @Option(
@@ -46,6 +48,8 @@ struct RunCommand: ParsableCommand {
     var retryErrors = false
 
     @OptionGroup var execution: RunExecutionOptions
+
+    @OptionGroup var modelOptions: ModelRunOptions
 
     @OptionGroup var sharding: ShardOptions
 
@@ -66,14 +70,21 @@ struct RunCommand: ParsableCommand {
             let items = try collector.collect(arguments: inputs, listed: try listedPaths())
             let shard = try sharding.resolve(environment: environment)
             let selected = plan.select(items, shard: shard)
-            guard let reference = plan.model ?? environment["VLBATCH_MODEL"] else {
-                throw PipelineError.invalidPipeline(
-                    pipeline: name, problem: "no model given; pass --model or set VLBATCH_MODEL")
+            let reference: String
+            if let given = plan.model ?? environment["VLBATCH_MODEL"] {
+                reference = given
+            } else {
+                reference = try DemoModel.locate(environment: environment, pipeline: name)
+                if !execution.quiet {
+                    writeStandardError(
+                        "no model given: using the bundled demo model, a toy trained for Samples/Demo (\(reference))\n")
+                }
             }
             let location = try ModelLocation.resolve(reference, environment: environment)
             // The output is checked (lock, fingerprint) before the model is loaded, and the model is loaded only if
             // something is left to do: a rerun of a finished job, or one that collides with another run, costs none.
-            let fingerprint = plan.fingerprint(model: try EngineCatalog.identity(of: location), shard: shard)
+            let identity = try EngineCatalog.identity(of: location, weights: modelOptions.weights)
+            let fingerprint = plan.fingerprint(model: identity, shard: shard)
             let outputURL = output.map {
                 URL(fileURLWithPath: $0.replacingOccurrences(of: "{shard}", with: shard.map { "\($0.index)" } ?? "0"))
             }
@@ -85,8 +96,8 @@ struct RunCommand: ParsableCommand {
                 pending.isEmpty
                 ? (RunStatistics(), nil)
                 : run(
-                    plan: plan, engine: try EngineCatalog.load(location, environment: environment), pending: pending,
-                    journal: journal)
+                    plan: plan, engine: try loadEngine(location, plan: plan, environment: environment),
+                    pending: pending, journal: journal)
             try journal?.synchronize()
             if plan.output == .csv, let journal {
                 try journal.exportCSV(
@@ -99,6 +110,18 @@ struct RunCommand: ParsableCommand {
                     summary(statistics, skipped: selected.count - pending.count, earlierFailures: earlierFailures))
             }
             return try status(statistics, signal: signal, earlierFailures: earlierFailures)
+        }
+    }
+
+    /// The engine for `location`; checkpoint warnings go to standard error unless `--quiet`.
+    private func loadEngine(_ location: ModelLocation, plan: PipelinePlan, environment: [String: String])
+        throws(PipelineError) -> any PipelineEngine
+    {
+        try EngineCatalog.load(
+            location, plan: plan, options: modelOptions.engineOptions(budget: settings.budget),
+            environment: environment
+        ) { warning in
+            if !execution.quiet { writeStandardError(warning) }
         }
     }
 

@@ -1,4 +1,6 @@
 import ArgumentParser
+import Foundation
+import VLCore
 import VLPipeline
 
 /// How `run` goes: parallelism, limits and reporting (none of it changes results, so none is in the fingerprint).
@@ -32,6 +34,26 @@ struct RunExecutionOptions: ParsableArguments {
         options.timeLimit = timeLimit > 0 ? .milliseconds(Int64(timeLimit * 1000)) : nil
         options.maxErrors = maxErrors > 0 ? maxErrors : nil
         return options
+    }
+}
+
+/// How a checkpoint runs: its weight format (part of the job: quantized weights give other answers) and threads.
+struct ModelRunOptions: ParsableArguments {
+    @Option(help: "Weight format of the text decoder: bf16, f16, q8 or q4 (quantized when loaded).")
+    var weights: WeightFormat = .bf16
+
+    @Option(help: "Compute threads of the model (default: one per core).")
+    var threads: Int?
+
+    func validate() throws {
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+    }
+
+    /// The engine's options, with the image decoder's limits from `budget`.
+    func engineOptions(budget: ImageBudgetOptions) -> ModelEngine.Options {
+        ModelEngine.Options(
+            weights: weights, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount,
+            decodingLimits: budget.decodingLimits)
     }
 }
 
