@@ -120,8 +120,7 @@ import Testing
         (["run", "caption-images", "Samples/Images", "--bogus"], 2, "--bogus"),
         (["run", "caption-images", "no/such/folder", "--model", "builtin:echo"], 2, "no/such/folder"),
         (["run", "caption-images", "Samples/Images", "--shard", "4/4", "--model", "builtin:echo"], 2, "counts from 0"),
-        (["run", "caption-images", "Samples/Images"], 2, "VLBATCH_MODEL"),
-        (["run", "caption-images", "Samples/Images", "--model", "Samples/Processors/qwen3.5"], 3, "not available"),
+        (["run", "caption-images", "Samples/Images", "--model", "Samples/Processors/qwen3.5"], 3, "config.json"),
         (["run", "caption-images", "Samples/Images", "--model", "NoOrg/NoModel"], 3, "models--NoOrg--NoModel"),
         (["run", "caption-images", "Samples/Images", "--model", "builtin:nothing"], 3, "builtin:echo"),
     ])
