@@ -15,11 +15,9 @@ extension QwenModel where Vision == Qwen3VisionTower, Text == Qwen35TextDecoder 
         }
         let tied = top.has("tie_word_embeddings") ? try top.bool("tie_word_embeddings", default: false) : nil
         let textConfig = try Qwen35TextConfig.decode(textObject, tied: tied)
-        let visionConfig = try Qwen3VisionConfig.decode(visionObject)
-        guard visionConfig.deepstackIndexes.isEmpty else {
-            throw top.invalid(
-                "vision_config.deepstack_visual_indexes", "Qwen3.5 has no DeepStack; the list must be empty")
-        }
+        // Qwen3.5's tower has no DeepStack whatever the file says (transformers' class has no DeepStack mergers).
+        var visionConfig = try Qwen3VisionConfig.decode(visionObject)
+        visionConfig.deepstackIndexes = []
         guard visionConfig.outputSize == textConfig.hiddenSize else {
             throw top.invalid("vision_config.out_hidden_size", "differs from text_config.hidden_size")
         }
