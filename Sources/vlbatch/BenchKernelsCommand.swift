@@ -125,7 +125,8 @@ struct BenchKernelsCommand: ParsableCommand {
     }
 
     /// Non-causal attention of one 448x448 image in Qwen2-VL's vision tower (1024 tokens, 16 heads of 80), heads split
-    /// over the pool; GFLOP/s counts the two products (4 T² H d).
+    /// over the pool, with the online-softmax kernel the decoders use and with the matrix-multiply form the vision
+    /// towers use; GFLOP/s counts the two products (4 T² H d).
     private func printAttentionFigures(pool: ComputePool, peak: Double) {
         let (tokens, heads, headDim) = (1024, 16, 80)
         let count = tokens * heads * headDim
@@ -133,29 +134,42 @@ struct BenchKernelsCommand: ParsableCommand {
         let keys = (0..<count).map { Float($0 % 89) * 0.01 - 0.44 }
         let values = (0..<count).map { Float($0 % 83) * 0.01 }
         var output = [Float](repeating: 0, count: count)
+        let scratchSize = max(
+            Kernels.attentionScratchSize(headDim: headDim),
+            Kernels.matrixAttentionScratchSize(tokens: tokens, headDim: headDim))
         let scratch = (0..<pool.threadCount).map { _ in
-            UnsafeMutableBufferPointer<Float>.allocate(capacity: Kernels.attentionScratchSize(headDim: headDim))
+            UnsafeMutableBufferPointer<Float>.allocate(capacity: scratchSize)
         }
         defer { for buffer in scratch { buffer.deallocate() } }
-        let seconds = best(of: passes.repeats) {
-            output.withUnsafeMutableBufferPointer { out in
-                pool.parallelFor(pool.threadCount) { parts in
-                    for part in parts {
-                        let range = (heads * part / pool.threadCount)..<(heads * (part + 1) / pool.threadCount)
-                        Kernels.attention(
-                            queries: queries, keys: keys, values: values, output: out.baseAddress!,
-                            queryCount: tokens, keyCount: tokens, heads: heads, kvHeads: heads, headDim: headDim,
-                            scale: 1 / Float(headDim).squareRoot(), mask: .none, headRange: range,
-                            scratch: scratch[part])
+        let scale = 1 / Float(headDim).squareRoot()
+        for (label, matrixForm) in [("online kernel ", false), ("matrix multiply", true)] {
+            let seconds = best(of: passes.repeats) {
+                output.withUnsafeMutableBufferPointer { out in
+                    pool.parallelFor(pool.threadCount) { parts in
+                        for part in parts {
+                            let range = (heads * part / pool.threadCount)..<(heads * (part + 1) / pool.threadCount)
+                            if matrixForm {
+                                Kernels.matrixAttention(
+                                    queries: queries, keys: keys, values: values, output: out.baseAddress!,
+                                    tokens: tokens, heads: heads, headDim: headDim, scale: scale, headRange: range,
+                                    scratch: scratch[part])
+                            } else {
+                                Kernels.attention(
+                                    queries: queries, keys: keys, values: values, output: out.baseAddress!,
+                                    queryCount: tokens, keyCount: tokens, heads: heads, kvHeads: heads,
+                                    headDim: headDim, scale: scale, mask: .none, headRange: range,
+                                    scratch: scratch[part])
+                            }
+                        }
                     }
                 }
             }
+            let gflops = 4.0 * Double(tokens * tokens * heads * headDim) / seconds / 1e9
+            print(
+                String(
+                    format: "attention (1024 tokens, 16 heads of 80, full), %@  %.1f ms  %.1f GFLOP/s  %.0f%% of peak",
+                    label, seconds * 1e3, gflops, gflops / peak * 100))
         }
-        let gflops = 4.0 * Double(tokens * tokens * heads * headDim) / seconds / 1e9
-        print(
-            String(
-                format: "attention (1024 tokens, 16 heads of 80, full)  %.1f ms  %.1f GFLOP/s  %.0f%% of peak",
-                seconds * 1e3, gflops, gflops / peak * 100))
     }
 
     /// Element-wise activations over 1 M floats on one thread, in ns per element.

@@ -21,7 +21,7 @@ import VLCore
 private let u = 0x1p-24
 private let tile = Kernels.attentionKeyTile
 
-private struct Shape: Sendable, CustomTestStringConvertible {
+struct Shape: Sendable, CustomTestStringConvertible {
     var headDim: Int
     var heads: Int
     var kvHeads: Int
@@ -250,5 +250,72 @@ struct AttentionKernelTests {
         let inputs = Inputs(shape, seed: 1)
         let zeros = attention(shape, inputs, isa: .active).allSatisfy { $0 == 0 }
         #expect(zeros)
+    }
+}
+
+/// `matrixAttention` on `[tokens, heads, headDim]` inputs (self-attention, no key/value grouping), over head ranges.
+private func matrixAttention(_ shape: Shape, _ inputs: Inputs, ranges: [Range<Int>]) -> [Float] {
+    var out = [Float](repeating: .nan, count: shape.queries * shape.heads * shape.headDim)
+    var scratch = [Float](
+        repeating: .nan, count: Kernels.matrixAttentionScratchSize(tokens: shape.keys, headDim: shape.headDim))
+    inputs.q.withUnsafeBufferPointer { q in
+        inputs.k.withUnsafeBufferPointer { k in
+            inputs.v.withUnsafeBufferPointer { v in
+                out.withUnsafeMutableBufferPointer { o in
+                    scratch.withUnsafeMutableBufferPointer { s in
+                        for range in ranges {
+                            Kernels.matrixAttention(
+                                queries: q.baseAddress!, keys: k.baseAddress!, values: v.baseAddress!,
+                                output: o.baseAddress!, tokens: shape.keys, heads: shape.heads,
+                                headDim: shape.headDim, scale: scale(shape), headRange: range, scratch: s)
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return out
+}
+
+@Suite("Attention on the matrix multiply (vision towers)")
+struct MatrixAttentionTests {
+    static let shapes = [1, 7, 33, 300].flatMap { tokens in
+        [16, 64, 80].map { Shape(headDim: $0, heads: 3, kvHeads: 3, queries: tokens, keys: tokens, causal: false) }
+    }
+
+    @Test("equals the Double reference within the online kernel's bound", arguments: shapes)
+    func matchesReference(shape: Shape) {
+        let inputs = Inputs(shape, seed: UInt64(shape.keys * 100 + shape.headDim))
+        let out = matrixAttention(shape, inputs, ranges: [0..<shape.heads])
+        for i in 0..<shape.queries {
+            for h in 0..<shape.heads {
+                let (expected, bound) = reference(shape, inputs, query: i, head: h)
+                let base = (i * shape.heads + h) * shape.headDim
+                for d in 0..<shape.headDim {
+                    #expect(abs(Double(out[base + d]) - expected[d]) <= bound, "query \(i) head \(h) dim \(d)")
+                }
+            }
+        }
+    }
+
+    @Test("any split of the heads gives the same bits")
+    func headSplits() {
+        let shape = Shape(headDim: 64, heads: 5, kvHeads: 5, queries: 70, keys: 70, causal: false)
+        let inputs = Inputs(shape, seed: 3)
+        let whole = matrixAttention(shape, inputs, ranges: [0..<5])
+        #expect(bits(matrixAttention(shape, inputs, ranges: [0..<2, 2..<5])) == bits(whole))
+        #expect(bits(matrixAttention(shape, inputs, ranges: [4..<5, 0..<4])) == bits(whole))
+    }
+
+    @Test("a sequence longer than one block of queries")
+    func manyBlocks() {
+        // 2100 tokens: blocks of 1997 rows, so the second block has 103.
+        let shape = Shape(headDim: 16, heads: 1, kvHeads: 1, queries: 2100, keys: 2100, causal: false)
+        let inputs = Inputs(shape, seed: 4)
+        let out = matrixAttention(shape, inputs, ranges: [0..<1])
+        for i in [0, 1996, 1997, 2099] {
+            let (expected, bound) = reference(shape, inputs, query: i, head: 0)
+            for d in 0..<16 { #expect(abs(Double(out[i * 16 + d]) - expected[d]) <= bound) }
+        }
     }
 }
