@@ -12,6 +12,7 @@
 // The tile shape is AVX2 6 x 16 (12 ymm accumulators) and AVX-512 8 x 32 (16 zmm accumulators); tails in M use a
 // smaller tile, tails in N are zero-padded in the panel and masked at load and store, tails in K are just shorter.
 #include "vl_matmul.h"
+#include "vl_quant.h"
 #include "vl_simd.h"
 
 #include <immintrin.h>
@@ -273,6 +274,70 @@ VL_DEFINE_MM_AVX512(matmul_avx512_f32, float, pack_f32)
 VL_DEFINE_MM_AVX512(matmul_avx512_bf16, uint16_t, pack_bf16)
 VL_DEFINE_MM_AVX512(matmul_avx512_f16, uint16_t, pack_f16)
 
+// MARK: - Block-quantized weights (q8, q4)
+
+// A q8 / q4 matrix multiplies as the f32 matrix its blocks decode to: panels are packed from decoded K blocks (KC is
+// a multiple of the 32-weight block), and the scalar reference decodes one block at a time, so every ISA equals
+// vl_matmul_f32 on vl_dequantize_q8 / _q4's matrix bit for bit.
+typedef int (*vl_decode_fn)(vl_isa, const void *, size_t, size_t, float *);
+
+/// The bytes of one 32-weight block: 36 for q8, 20 for q4.
+static size_t quant_block_bytes(vl_decode_fn decode) { return decode == vl_dequantize_q8 ? 36 : 20; }
+
+static void pack_quantized(vl_isa isa, vl_decode_fn decode, const uint8_t *w, size_t k, size_t j0, size_t nc,
+                           size_t k0, size_t kc, size_t nr, float *dst) {
+    float row[VL_MM_KC];
+    const size_t block = quant_block_bytes(decode), row_bytes = k / 32 * block;
+    for (size_t p = 0; p * nr < nc; ++p) {
+        float *panel = dst + p * kc * nr;
+        const size_t valid = nc - p * nr < nr ? nc - p * nr : nr;
+        for (size_t jj = 0; jj < nr; ++jj) {
+            if (jj < valid) {
+                decode(isa, w + (j0 + p * nr + jj) * row_bytes + k0 / 32 * block, 1, kc, row);
+                for (size_t kk = 0; kk < kc; ++kk) panel[kk * nr + jj] = row[kk];
+            } else {
+                for (size_t kk = 0; kk < kc; ++kk) panel[kk * nr + jj] = 0.0f;
+            }
+        }
+    }
+}
+
+static void matmul_scalar_quantized(vl_decode_fn decode, const float *x, size_t rows, size_t k, const uint8_t *w,
+                                    size_t n, size_t nb, size_t ne, const float *bias, float *y) {
+    const size_t block = quant_block_bytes(decode), row_bytes = k / 32 * block;
+    float values[32];
+    for (size_t m = 0; m < rows; ++m) {
+        const float *xr = x + m * k;
+        for (size_t j = nb; j < ne; ++j) {
+            float s = 0.0f;
+            for (size_t b = 0; b < k / 32; ++b) {
+                decode(VL_ISA_SCALAR, w + j * row_bytes + b * block, 1, 32, values);
+                for (size_t i = 0; i < 32; ++i) s = fmaf(xr[b * 32 + i], values[i], s);
+            }
+            y[m * n + j] = bias ? s + bias[j] : s;
+        }
+    }
+}
+
+#define VL_DEFINE_MM_QUANTIZED(SUFFIX, DECODE)                                                                       \
+    static void matmul_scalar_##SUFFIX(const float *x, size_t rows, size_t k, const uint8_t *w, size_t n, size_t nb, \
+                                       size_t ne, const float *bias, float *y) {                                     \
+        matmul_scalar_quantized(DECODE, x, rows, k, w, n, nb, ne, bias, y);                                          \
+    }                                                                                                                \
+    static void pack16_avx2_##SUFFIX(const uint8_t *w, size_t k, size_t j0, size_t nc, size_t k0, size_t kc,         \
+                                     float *dst) {                                                                   \
+        pack_quantized(VL_ISA_AVX2, DECODE, w, k, j0, nc, k0, kc, 16, dst);                                          \
+    }                                                                                                                \
+    static void pack_avx512_##SUFFIX(const uint8_t *w, size_t k, size_t j0, size_t nc, size_t k0, size_t kc,         \
+                                     size_t nr, float *dst) {                                                        \
+        pack_quantized(VL_ISA_AVX512, DECODE, w, k, j0, nc, k0, kc, nr, dst);                                        \
+    }                                                                                                                \
+    VL_DEFINE_MM_AVX2(matmul_avx2_##SUFFIX, uint8_t, pack16_avx2_##SUFFIX)                                           \
+    VL_DEFINE_MM_AVX512(matmul_avx512_##SUFFIX, uint8_t, pack_avx512_##SUFFIX)
+
+VL_DEFINE_MM_QUANTIZED(q8, vl_dequantize_q8)
+VL_DEFINE_MM_QUANTIZED(q4, vl_dequantize_q4)
+
 // MARK: - Dispatch
 
 // K = 0: every element is the empty sum +0 (plus the bias), the same for every isa.
@@ -300,3 +365,15 @@ static void matmul_empty(size_t rows, size_t n, size_t nb, size_t ne, const floa
 VL_DEFINE_MM_DISPATCH(vl_matmul_f32, float, f32)
 VL_DEFINE_MM_DISPATCH(vl_matmul_bf16, uint16_t, bf16)
 VL_DEFINE_MM_DISPATCH(vl_matmul_f16, uint16_t, f16)
+static VL_DEFINE_MM_DISPATCH(vl_matmul_q8_typed, uint8_t, q8)
+static VL_DEFINE_MM_DISPATCH(vl_matmul_q4_typed, uint8_t, q4)
+
+void vl_matmul_q8(vl_isa isa, const float *x, size_t rows, size_t k, const void *w, size_t n, size_t n_begin,
+                  size_t n_end, const float *bias, float *y, void *workspace) {
+    vl_matmul_q8_typed(isa, x, rows, k, (const uint8_t *)w, n, n_begin, n_end, bias, y, workspace);
+}
+
+void vl_matmul_q4(vl_isa isa, const float *x, size_t rows, size_t k, const void *w, size_t n, size_t n_begin,
+                  size_t n_end, const float *bias, float *y, void *workspace) {
+    vl_matmul_q4_typed(isa, x, rows, k, (const uint8_t *)w, n, n_begin, n_end, bias, y, workspace);
+}

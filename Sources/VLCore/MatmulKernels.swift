@@ -43,3 +43,33 @@ extension Kernels {
         }
     }
 }
+
+extension QuantizedMatrix {
+    /// The matrix multiply with this matrix as the weights (`[rows, cols]` = `[n, k]`): `outputs[i * rows + j] =
+    /// Σ_kk inputs[i * cols + kk] * W[j][kk] (+ bias[j])` for `i < m`, `j` in `columns`, in the order of
+    /// `Kernels.matmul`. bf16 and f16 weights are used as stored; q8 and q4 weights as the values `dequantized()`
+    /// gives, with fp32 inputs (no input quantization, unlike `matvec`), so prefill keeps full-precision activations.
+    ///
+    /// Disjoint column ranges can run on different threads, each with its own `workspace` of at least
+    /// `Kernels.matmulWorkspaceSize(k: cols, columnCount: columns.count)` bytes.
+    public func multiply(
+        inputs: UnsafePointer<Float>, m: Int, columns: Range<Int>, bias: UnsafePointer<Float>?,
+        outputs: UnsafeMutablePointer<Float>, workspace: UnsafeMutableRawBufferPointer, isa: InstructionSet = .active
+    ) {
+        precondition(m >= 0 && columns.lowerBound >= 0 && columns.upperBound <= rows, "columns outside the matrix")
+        precondition(
+            workspace.count >= Kernels.matmulWorkspaceSize(k: cols, columnCount: columns.count),
+            "workspace is smaller than required")
+        withUnsafeBytes { raw in
+            let w = raw.baseAddress!
+            let (isa, begin, end, space) = (isa.cValue, columns.lowerBound, columns.upperBound, workspace.baseAddress)
+            let halves = w.assumingMemoryBound(to: UInt16.self)
+            switch format {
+            case .bf16: vl_matmul_bf16(isa, inputs, m, cols, halves, rows, begin, end, bias, outputs, space)
+            case .f16: vl_matmul_f16(isa, inputs, m, cols, halves, rows, begin, end, bias, outputs, space)
+            case .q8: vl_matmul_q8(isa, inputs, m, cols, w, rows, begin, end, bias, outputs, space)
+            case .q4: vl_matmul_q4(isa, inputs, m, cols, w, rows, begin, end, bias, outputs, space)
+            }
+        }
+    }
+}

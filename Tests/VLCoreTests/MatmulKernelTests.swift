@@ -184,3 +184,54 @@ struct MatmulKernelTests {
         #expect(y.allSatisfy { $0 == 42 })
     }
 }
+
+@Suite("Matrix multiply on stored weight formats")
+struct QuantizedMatmulTests {
+    /// The product through `QuantizedMatrix.multiply` over the column ranges given.
+    static func product(
+        _ matrix: QuantizedMatrix, inputs: [Float], m: Int, bias: [Float], ranges: [Range<Int>], isa: InstructionSet
+    ) -> [Float] {
+        var outputs = [Float](repeating: .nan, count: m * matrix.rows)
+        let workspace = UnsafeMutableRawBufferPointer.allocate(
+            byteCount: Kernels.matmulWorkspaceSize(k: matrix.cols, columnCount: matrix.rows), alignment: 64)
+        defer { workspace.deallocate() }
+        inputs.withUnsafeBufferPointer { x in
+            bias.withUnsafeBufferPointer { b in
+                outputs.withUnsafeMutableBufferPointer { y in
+                    for range in ranges {
+                        matrix.multiply(
+                            inputs: x.baseAddress!, m: m, columns: range, bias: b.baseAddress, outputs: y.baseAddress!,
+                            workspace: workspace, isa: isa)
+                    }
+                }
+            }
+        }
+        return outputs
+    }
+
+    @Test(
+        "every format equals the F32 scalar kernel on its dequantized matrix, bit for bit",
+        arguments: InstructionSet.reachable, WeightFormat.allCases)
+    func equalsDequantizedF32(isa: InstructionSet, format: WeightFormat) {
+        var rng = SplitMix(state: 31)
+        // k spans two K blocks (512 + 96) and n a partial panel, so packing's block and tail paths both run.
+        let (m, n, k) = (13, 45, 608)
+        let matrix = QuantizedMatrix(quantizing: rng.floats(n * k), rows: n, cols: k, format: format)
+        let inputs = rng.floats(m * k)
+        let bias = rng.floats(n)
+        let weights = matrix.dequantized()
+        var expected = [Float](repeating: .nan, count: m * n)
+        let workspace = UnsafeMutableRawBufferPointer.allocate(
+            byteCount: Kernels.matmulWorkspaceSize(k: k, columnCount: n), alignment: 64)
+        defer { workspace.deallocate() }
+        weights.withUnsafeBufferPointer { w in
+            Kernels.matmul(
+                inputs: inputs, m: m, k: k, weights: .f32(w.baseAddress!), n: n, columns: 0..<n, bias: bias,
+                outputs: &expected, workspace: workspace, isa: .scalar)
+        }
+        let actual = Self.product(matrix, inputs: inputs, m: m, bias: bias, ranges: [0..<n], isa: isa)
+        #expect(bits(actual) == bits(expected))
+        let split = Self.product(matrix, inputs: inputs, m: m, bias: bias, ranges: [0..<7, 7..<33, 33..<n], isa: isa)
+        #expect(bits(split) == bits(expected))
+    }
+}

@@ -98,6 +98,21 @@ import Testing
         #expect(try tokens("7") != tokens("8"))
     }
 
+    @Test(arguments: ["f16", "q8", "q4"])
+    func theDemoModelAnswersAlikeInEveryWeightFormat(weights: String) throws {
+        for image in ["scenes/scene-01.png", "scenes/scene-02.png", "documents/document-01.png"] {
+            func answer(_ format: String) throws -> String {
+                let output = try CommandRunner.run([
+                    "generate", "--model", "Samples/Models/vlbatch-demo-qwen3.5", "--image", "Samples/Demo/\(image)",
+                    "--prompt", "Describe this image in one sentence.", "--greedy", "--weights", format,
+                ])
+                #expect(output.status == 0, "\(output.stderr)")
+                return output.stdout
+            }
+            #expect(try answer(weights) == answer("bf16"), "\(image)")
+        }
+    }
+
     @Test func badInputsAreErrorsNamingTheFile() throws {
         let missing = try CommandRunner.run([
             "generate", "--model", "\(Self.models)/qwen2-vl-tiny", "--prompt", "Hi", "--image", "no-such.png",

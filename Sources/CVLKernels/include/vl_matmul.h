@@ -41,6 +41,16 @@ void vl_matmul_bf16(vl_isa isa, const float *x, size_t rows, size_t k, const uin
 void vl_matmul_f16(vl_isa isa, const float *x, size_t rows, size_t k, const uint16_t *w, size_t n, size_t n_begin,
                    size_t n_end, const float *bias, float *y, void *workspace);
 
+/// vl_matmul_f32 with q8 weights (the layout of vl_quant.h; k a multiple of 32): the result equals vl_matmul_f32 on
+/// the matrix vl_dequantize_q8 gives, bit for bit. The inputs stay fp32 (unlike the q8 matrix-vector kernels, which
+/// quantize them): prefill and the vision tower keep full-precision activations.
+void vl_matmul_q8(vl_isa isa, const float *x, size_t rows, size_t k, const void *w, size_t n, size_t n_begin,
+                  size_t n_end, const float *bias, float *y, void *workspace);
+
+/// vl_matmul_q8 for q4 weights (vl_dequantize_q4's matrix).
+void vl_matmul_q4(vl_isa isa, const float *x, size_t rows, size_t k, const void *w, size_t n, size_t n_begin,
+                  size_t n_end, const float *bias, float *y, void *workspace);
+
 #ifdef __cplusplus
 }
 #endif

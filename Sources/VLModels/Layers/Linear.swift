@@ -2,9 +2,9 @@ import VLCore
 
 /// `y = x Wᵀ + b` for a batch of rows, as `nn.Linear` computes it, with the weight in the run's `WeightFormat`.
 ///
-/// Few rows (decode steps) go through the matrix-vector kernels, which read each weight once for up to eight rows;
-/// many rows (prefill, the vision tower) go through the matrix multiply. Block-quantized weights have no matrix
-/// multiply yet, so they always take the matrix-vector path, which re-reads the weights every eight rows.
+/// Few rows (decode steps) go through the matrix-vector kernels, which read each weight once for up to eight rows
+/// (q8 / q4 weights multiply q8-quantized inputs there); many rows (prefill, the vision tower) go through the matrix
+/// multiply, which packs each weight panel once for all rows and keeps the inputs in fp32.
 public struct Linear: Sendable {
     /// Row counts up to this take the matrix-vector kernels: one pass over the weights serves them all.
     static let matvecRowLimit = 8
@@ -48,7 +48,7 @@ public struct Linear: Sendable {
         let (k, n) = (inFeatures, outFeatures)
         precondition(input.count >= rows * k && output.count >= rows * n, "buffers smaller than [rows, features]")
         guard rows > 0, let x = input.baseAddress, let y = output.baseAddress else { return }
-        if rows <= Self.matvecRowLimit || weight.format.isBlockQuantized {
+        if rows <= Self.matvecRowLimit {
             let inputs = MatvecInputs(
                 UnsafeBufferPointer(start: x, count: rows * k), batch: rows, cols: k, for: weight.format)
             pool.parallelFor(n, minimumChunk: 64) { range in
@@ -73,23 +73,18 @@ public struct Linear: Sendable {
     {
         let (k, n) = (inFeatures, outFeatures)
         let units = (n + Self.matmulColumnUnit - 1) / Self.matmulColumnUnit
-        weight.withUnsafeBytes { raw in
-            let halves = raw.baseAddress!.assumingMemoryBound(to: UInt16.self)
-            let dense: Kernels.DenseWeights = weight.format == .f16 ? .f16(halves) : .bf16(halves)
-            let withBias = { (body: (UnsafePointer<Float>?) -> Void) in
-                if let bias { bias.withUnsafeBufferPointer { body($0.baseAddress) } } else { body(nil) }
-            }
-            withBias { biasPointer in
-                pool.parallelFor(units) { unitRange in
-                    let first = unitRange.lowerBound * Self.matmulColumnUnit
-                    let columns = first..<min(n, unitRange.upperBound * Self.matmulColumnUnit)
-                    let size = Kernels.matmulWorkspaceSize(k: k, columnCount: columns.count)
-                    let workspace = UnsafeMutableRawBufferPointer.allocate(byteCount: max(size, 1), alignment: 64)
-                    defer { workspace.deallocate() }
-                    Kernels.matmul(
-                        inputs: x, m: rows, k: k, weights: dense, n: n, columns: columns, bias: biasPointer,
-                        outputs: y, workspace: workspace)
-                }
+        let withBias = { (body: (UnsafePointer<Float>?) -> Void) in
+            if let bias { bias.withUnsafeBufferPointer { body($0.baseAddress) } } else { body(nil) }
+        }
+        withBias { biasPointer in
+            pool.parallelFor(units) { unitRange in
+                let first = unitRange.lowerBound * Self.matmulColumnUnit
+                let columns = first..<min(n, unitRange.upperBound * Self.matmulColumnUnit)
+                let size = Kernels.matmulWorkspaceSize(k: k, columnCount: columns.count)
+                let workspace = UnsafeMutableRawBufferPointer.allocate(byteCount: max(size, 1), alignment: 64)
+                defer { workspace.deallocate() }
+                weight.multiply(
+                    inputs: x, m: rows, columns: columns, bias: biasPointer, outputs: y, workspace: workspace)
             }
         }
     }
