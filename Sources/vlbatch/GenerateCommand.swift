@@ -86,13 +86,11 @@ struct GenerateCommand: ParsableCommand {
             maxNewTokens: maxTokens ?? prepared.generation.maxNewTokens ?? 512, stopTokens: prepared.stopTokens)
         var detokenizer = StreamingDetokenizer(tokenizer: prepared.tokenizer.tokenizer, skipSpecialTokens: true)
         let output = FileHandle.standardOutput
-        let result = try SingleSequenceGenerator.run(
-            request, model: loaded, pool: pool,
-            sampler: Sampler(parameters: sampling, vocabularySize: loaded.vocabularySize),
-            seed: SamplingSeed(run: seed, item: "generate")
-        ) { token in
+        let job = GenerationJob(request: request, sampling: sampling, seed: SamplingSeed(run: seed, item: "generate"))
+        let outcome = BatchGenerator.run([job], model: loaded, pool: pool, maxBatch: 1) { _, token in
             if !json { output.write(Data(detokenizer.append(token).utf8)) }
-        }
+        }[0]
+        let result = try outcome.get()
         if let dumpLogits {
             let bytes = NumpyArrayFile.encode(float32: result.promptLogits, shape: [result.promptLogits.count])
             try Data(bytes).write(to: URL(fileURLWithPath: dumpLogits))

@@ -34,6 +34,8 @@ struct ModelEngine: PipelineEngine {
         var weights: WeightFormat = .bf16
         /// Compute threads.
         var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+        /// Generating items decoded together (`BatchGenerator`).
+        var batch: Int = 4
         /// The image decoder's safety limits (`--max-input-pixels`).
         var decodingLimits = ImageDecodingLimits()
     }
@@ -70,6 +72,8 @@ struct ModelEngine: PipelineEngine {
     private let promptHoldsText: Bool
     private let decodingLimits: ImageDecodingLimits
     private let pool: ComputePool
+    /// Generating items decoded together.
+    let maxBatchSize: Int
 
     /// Loads the checkpoint in `directory` for `plan`'s items; `warn` receives what the user should know (a chat
     /// template vlbatch was not checked against).
@@ -106,6 +110,7 @@ struct ModelEngine: PipelineEngine {
         budget = plan.imageBudget
         promptHoldsText = plan.prompt.isTemplate && plan.prompt.text.contains("{text}")
         decodingLimits = options.decodingLimits
+        maxBatchSize = options.batch
         pool = ComputePool(threadCount: options.threads)
     }
 
@@ -165,55 +170,88 @@ struct ModelEngine: PipelineEngine {
     // MARK: - Inference (engine owner)
 
     func run(_ batch: [EngineJob<Prepared>]) -> [Result<EngineOutput, any Error>] {
-        batch.map { job in
-            Result {
+        var results = [Result<EngineOutput, any Error>?](repeating: nil, count: batch.count)
+        // Generate and Extract decode together (continuous batching); Classify scores its labels item by item.
+        var generating: [Int] = []
+        var jobs: [GenerationJob] = []
+        for index in batch.indices {
+            if case .classify = batch[index].prepared.task { continue }
+            do {
+                jobs.append(try generationJob(batch[index]))
+                generating.append(index)
+            } catch {
+                results[index] = .failure(error)
+            }
+        }
+        let outcomes = BatchGenerator.run(jobs, model: model, pool: pool, maxBatch: maxBatchSize)
+        for (index, outcome) in zip(generating, outcomes) {
+            let job = batch[index]
+            results[index] = Result {
+                switch outcome {
+                case .success(let result): return try output(job.prepared, generated: result.tokens)
+                case .failure(.deadlinePassed): throw job.timeLimitError
+                case .failure(.model(let error)): throw error
+                }
+            }
+        }
+        for index in batch.indices where results[index] == nil {
+            // Classify items (the others all have a result by now).
+            let job = batch[index]
+            results[index] = Result {
                 do {
-                    return try answer(job.prepared, model: DeadlineBoundModel(base: model, deadline: job.deadline))
+                    return try classify(job.prepared, model: DeadlineBoundModel(base: model, deadline: job.deadline))
                 } catch let error as ModelError where error == DeadlineBoundModel.expired {
                     throw job.timeLimitError
                 }
             }
         }
+        return results.map { $0! }
     }
 
-    private func answer(_ prepared: Prepared, model: DeadlineBoundModel) throws -> EngineOutput {
-        let visualTokens = prepared.tokens.count { $0 == model.imageTokenID }
-        func output(_ answer: EngineAnswer, generated: Int) -> EngineOutput {
-            EngineOutput(
-                answer: answer, visualTokens: visualTokens, promptTokens: prepared.tokens.count,
-                generatedTokens: generated)
+    /// A Generate or Extract item as a generation job: the pipeline's sampling (temperature 0 is greedy), the item's
+    /// own seed, the stop tokens of `generation_config.json`.
+    private func generationJob(_ job: EngineJob<Prepared>) throws -> GenerationJob {
+        let prepared = job.prepared
+        let maxTokens: Int
+        if case .generate(let limit) = prepared.task {
+            maxTokens = limit
+        } else {
+            maxTokens = Self.extractionTokenLimit
         }
-        switch prepared.task {
-        case .generate(let maxTokens):
-            let tokens = try generate(prepared, maxTokens: maxTokens, model: model)
-            return output(.text(decode(tokens)), generated: tokens.count)
-        case .extract:
-            let tokens = try generate(prepared, maxTokens: Self.extractionTokenLimit, model: model)
-            return output(.json(Self.outermostObject(in: decode(tokens))), generated: tokens.count)
-        case .classify(let labels, _):
-            let scores = try LabelScorer.score(
-                prompt: prepared.tokens, images: prepared.images, labels: prepared.labels, model: model, pool: pool)
-            // Nothing is generated: every label is scored.
-            return output(
-                .label(labels[scores.bestIndex], probability: scores.probabilities[scores.bestIndex]), generated: 0)
-        }
-    }
-
-    private func generate(_ prepared: Prepared, maxTokens: Int, model: DeadlineBoundModel) throws -> [Int32] {
         let sampling = prepared.sampling
         let parameters =
             sampling.temperature == 0
             ? SamplingParameters.greedy
             : try SamplingParameters(
                 doSample: true, temperature: sampling.temperature, topK: 0, topP: sampling.topP, seed: sampling.seed)
-        let request = GenerationRequest(
-            tokens: prepared.tokens, images: prepared.images, maxNewTokens: maxTokens,
-            stopTokens: checkpoint.stopTokens)
-        let result = try SingleSequenceGenerator.run(
-            request, model: model, pool: pool,
-            sampler: Sampler(parameters: parameters, vocabularySize: model.vocabularySize),
-            seed: SamplingSeed(run: sampling.seed, item: prepared.itemID))
-        return result.tokens
+        return GenerationJob(
+            request: GenerationRequest(
+                tokens: prepared.tokens, images: prepared.images, maxNewTokens: maxTokens,
+                stopTokens: checkpoint.stopTokens),
+            sampling: parameters, seed: SamplingSeed(run: sampling.seed, item: prepared.itemID), deadline: job.deadline)
+    }
+
+    private func output(_ prepared: Prepared, generated tokens: [Int32]) throws -> EngineOutput {
+        let answer: EngineAnswer
+        if case .extract = prepared.task {
+            answer = .json(Self.outermostObject(in: decode(tokens)))
+        } else {
+            answer = .text(decode(tokens))
+        }
+        return EngineOutput(
+            answer: answer, visualTokens: prepared.tokens.count { $0 == model.imageTokenID },
+            promptTokens: prepared.tokens.count, generatedTokens: tokens.count)
+    }
+
+    private func classify(_ prepared: Prepared, model: DeadlineBoundModel) throws -> EngineOutput {
+        guard case .classify(let labels, _) = prepared.task else { preconditionFailure("not a Classify item") }
+        let scores = try LabelScorer.score(
+            prompt: prepared.tokens, images: prepared.images, labels: prepared.labels, model: model, pool: pool)
+        // Nothing is generated: every label is scored.
+        return EngineOutput(
+            answer: .label(labels[scores.bestIndex], probability: scores.probabilities[scores.bestIndex]),
+            visualTokens: prepared.tokens.count { $0 == model.imageTokenID }, promptTokens: prepared.tokens.count,
+            generatedTokens: 0)
     }
 
     private func decode(_ tokens: [Int32]) -> String {
@@ -230,9 +268,9 @@ struct ModelEngine: PipelineEngine {
     }
 }
 
-/// The model as one job sees it: every call refuses to start once the job's deadline has passed, so generation and
-/// label scoring stop between decode steps (`SingleSequenceGenerator` and `LabelScorer` have no stop hook of their
-/// own; the refusal travels as a model error that `ModelEngine.run` recognises and replaces by `timeLimitError`).
+/// The model as one Classify job sees it: every call refuses to start once the job's deadline has passed, so label
+/// scoring stops between decode steps (`LabelScorer` has no stop hook of its own; the refusal travels as a model
+/// error that `ModelEngine.run` recognises and replaces by `timeLimitError`). Generation checks deadlines itself.
 private struct DeadlineBoundModel: VisionLanguageModel {
     /// The error thrown past the deadline.
     static let expired = ModelError.invalidInput(reason: "the item's time limit ran out")

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VLCore
+import VLEngine
 import VLPipeline
 
 /// How `run` goes: parallelism, limits and reporting (none of it changes results, so none is in the fingerprint).
@@ -45,14 +46,21 @@ struct ModelRunOptions: ParsableArguments {
     @Option(help: "Compute threads of the model (default: one per core).")
     var threads: Int?
 
+    @Option(
+        help: "Items generating at once, decoded together (1-\(BatchGenerator.maxBatch); results do not depend on it).")
+    var batch: Int = 4
+
     func validate() throws {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if !(1...BatchGenerator.maxBatch).contains(batch) {
+            throw ValidationError("--batch must be between 1 and \(BatchGenerator.maxBatch)")
+        }
     }
 
     /// The engine's options, with the image decoder's limits from `budget`.
     func engineOptions(budget: ImageBudgetOptions) -> ModelEngine.Options {
         ModelEngine.Options(
-            weights: weights, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount,
+            weights: weights, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount, batch: batch,
             decodingLimits: budget.decodingLimits)
     }
 }

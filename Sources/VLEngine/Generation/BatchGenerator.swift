@@ -1,0 +1,204 @@
+import Foundation
+import VLCore
+import VLModels
+
+/// One job for `BatchGenerator`: a prompt, how to choose its tokens, and when it must be done.
+public struct GenerationJob: Sendable {
+    /// The prompt and its limits.
+    public var request: GenerationRequest
+    /// Greedy or sampled, with transformers' processors.
+    public var sampling: SamplingParameters
+    /// The job's own seed (`SamplingSeed(run:item:)`), so its draws depend on nothing else in the batch.
+    public var seed: SamplingSeed
+    /// When the job must stop (nil: no limit); checked before each model call that involves it.
+    public var deadline: ContinuousClock.Instant?
+
+    /// A job.
+    public init(
+        request: GenerationRequest, sampling: SamplingParameters, seed: SamplingSeed,
+        deadline: ContinuousClock.Instant? = nil
+    ) {
+        self.request = request
+        self.sampling = sampling
+        self.seed = seed
+        self.deadline = deadline
+    }
+}
+
+/// Why a job produced no result.
+public enum GenerationFailure: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The model refused the job's input (bad image, prompt too long, ...).
+    case model(ModelError)
+    /// The job's deadline passed before it finished.
+    case deadlinePassed
+
+    /// What went wrong.
+    public var description: String {
+        switch self {
+        case .model(let error): error.description
+        case .deadlinePassed: "the item's time limit ran out"
+        }
+    }
+}
+
+/// Generates answers for a batch of jobs with continuous batching (`DecodeScheduler`): each job's images are encoded
+/// and its prompt run on its own, then all active jobs decode together, one token each per step, so a step reads
+/// the weights once for all of them; a finished job's slot goes to the next waiting job at once.
+///
+/// Results do not depend on the batch size or on which jobs share a step: every row of a decode step is computed
+/// independently (the matrix-vector kernels are batch-invariant, attention and recurrent state are per sequence), and
+/// each job samples with its own seed. That holds up to `maxBatch` = `BatchGenerator.maxBatch` sequences per step,
+/// the most the matrix-vector kernels take in one pass (more rows would switch the linear layers to the matrix
+/// multiply, which sums in another order).
+public enum BatchGenerator {
+    /// The most sequences decoding together.
+    public static let maxBatch = 8
+
+    /// Runs `jobs` with at most `maxBatch` decoding at once; `onToken(job, token)` sees every generated token as it is
+    /// chosen. Returns one result per job, in order.
+    public static func run(
+        _ jobs: [GenerationJob], model: any VisionLanguageModel, pool: ComputePool, maxBatch: Int,
+        onToken: (Int, Int32) -> Void = { _, _ in }
+    ) -> [Result<GenerationResult, GenerationFailure>] {
+        precondition(maxBatch >= 1 && maxBatch <= Self.maxBatch, "maxBatch must be in 1...\(Self.maxBatch)")
+        var scheduler = DecodeScheduler(jobs: jobs.count, maxActive: maxBatch)
+        var states = jobs.map { JobState(job: $0, vocabulary: model.vocabularySize) }
+        var sequences = [SequenceState?](repeating: nil, count: jobs.count)
+        while let step = scheduler.next() {
+            switch step {
+            case .prefill(let index):
+                guard states[index].checkDeadline() else {
+                    scheduler.finish(index)
+                    continue
+                }
+                do {
+                    var sequence = model.makeSequence()
+                    let logits = try states[index].prefill(model: model, sequence: &sequence, pool: pool)
+                    sequences[index] = sequence
+                    if states[index].choose(from: logits, onToken: { onToken(index, $0) }) {
+                        scheduler.finish(index)
+                        sequences[index] = nil
+                    }
+                } catch {
+                    states[index].outcome = .failure(.model(error))
+                    scheduler.finish(index)
+                }
+            case .decode(let active):
+                let ready = active.filter { states[$0].checkDeadline() }
+                for index in active where !ready.contains(index) {
+                    scheduler.finish(index)
+                    sequences[index] = nil
+                }
+                guard !ready.isEmpty else { continue }
+                // Move the states out so each cache has one owner and grows in place.
+                var batch = ready.map { index in
+                    defer { sequences[index] = nil }
+                    return sequences[index]!
+                }
+                let start = ContinuousClock.now
+                let tokens = ready.map { states[$0].pending! }
+                do {
+                    let logits = try model.decode(tokens, sequences: &batch, pool: pool)
+                    let seconds = (ContinuousClock.now - start).seconds
+                    let width = model.vocabularySize
+                    for (row, index) in ready.enumerated() {
+                        sequences[index] = batch[row]
+                        states[index].timings.decodeSeconds += seconds
+                        states[index].timings.decodeSteps += 1
+                        let rowLogits = Array(logits[(row * width)..<((row + 1) * width)])
+                        if states[index].choose(from: rowLogits, onToken: { onToken(index, $0) }) {
+                            scheduler.finish(index)
+                            sequences[index] = nil
+                        }
+                    }
+                } catch {
+                    for index in ready {
+                        states[index].outcome = .failure(.model(error))
+                        scheduler.finish(index)
+                    }
+                }
+            }
+        }
+        return states.map { $0.outcome ?? .failure(.deadlinePassed) }
+    }
+
+    /// One job's progress.
+    private struct JobState {
+        let job: GenerationJob
+        var sampler: Sampler
+        var seen: SeenTokens
+        var generated: [Int32] = []
+        /// The token chosen last, to be fed at the next decode step.
+        var pending: Int32?
+        var promptLogits: [Float] = []
+        var timings = GenerationTimings()
+        var outcome: Result<GenerationResult, GenerationFailure>?
+        let visualTokens: Int
+
+        init(job: GenerationJob, vocabulary: Int) {
+            self.job = job
+            sampler = Sampler(parameters: job.sampling, vocabularySize: vocabulary)
+            seen = SeenTokens(vocabularySize: vocabulary, tokens: job.request.tokens)
+            visualTokens = job.request.images.reduce(0) { $0 + $1.imageTokenCount }
+        }
+
+        /// False (and the outcome set) once the deadline has passed.
+        mutating func checkDeadline() -> Bool {
+            if let deadline = job.deadline, ContinuousClock.now >= deadline {
+                outcome = .failure(.deadlinePassed)
+                return false
+            }
+            return true
+        }
+
+        /// Encodes the images and runs the prompt; returns the logits after it.
+        mutating func prefill(
+            model: any VisionLanguageModel, sequence: inout SequenceState, pool: ComputePool
+        ) throws(ModelError) -> [Float] {
+            let request = job.request
+            var clock = ContinuousClock.now
+            let features =
+                request.images.isEmpty
+                ? VisualFeatures(merged: [], deepstack: []) : try model.encodeImages(request.images, pool: pool)
+            timings.visionSeconds = (ContinuousClock.now - clock).seconds
+            clock = ContinuousClock.now
+            let logits = try model.prefill(
+                request.tokens, grids: request.images.map(\.grid), imageFeatures: features, sequence: &sequence,
+                pool: pool)
+            timings.prefillSeconds = (ContinuousClock.now - clock).seconds
+            promptLogits = logits
+            return logits
+        }
+
+        /// Chooses the next token from `logits`; returns true when the job is finished (stop token or token limit),
+        /// with its outcome set.
+        mutating func choose(from logits: [Float], onToken: (Int32) -> Void) -> Bool {
+            guard generated.count < job.request.maxNewTokens else { return finish(stopToken: nil) }
+            var row = logits
+            let token = sampler.next(&row, seen: seen, seed: job.seed, step: generated.count)
+            if job.request.stopTokens.contains(token) { return finish(stopToken: token) }
+            generated.append(token)
+            seen.insert(token)
+            onToken(token)
+            guard generated.count < job.request.maxNewTokens else { return finish(stopToken: nil) }
+            pending = token
+            return false
+        }
+
+        private mutating func finish(stopToken: Int32?) -> Bool {
+            outcome = .success(
+                GenerationResult(
+                    tokens: generated, stopToken: stopToken, finishReason: stopToken == nil ? .length : .stop,
+                    promptTokens: job.request.tokens.count, visualTokens: visualTokens, promptLogits: promptLogits,
+                    timings: timings))
+            return true
+        }
+    }
+}
+
+extension Duration {
+    /// The duration in seconds.
+    fileprivate var seconds: Double {
+        Double(components.seconds) + Double(components.attoseconds) * 1e-18
+    }
+}

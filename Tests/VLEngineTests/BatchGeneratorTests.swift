@@ -1,0 +1,133 @@
+import Foundation
+import Testing
+import VLCore
+import VLEngine
+import VLModels
+import VLTokenizer
+
+@Suite("Decode scheduler (continuous batching)")
+struct DecodeSchedulerTests {
+    @Test("admits in order up to the slot count, decodes the active jobs together, refills freed slots")
+    func schedule() {
+        var scheduler = DecodeScheduler(jobs: 5, maxActive: 2)
+        #expect(scheduler.next() == .prefill(0))
+        #expect(scheduler.next() == .prefill(1))
+        #expect(scheduler.next() == .decode([0, 1]))
+        #expect(scheduler.next() == .decode([0, 1]))
+        scheduler.finish(0)
+        #expect(scheduler.next() == .prefill(2))
+        #expect(scheduler.next() == .decode([1, 2]))
+        scheduler.finish(1)
+        scheduler.finish(2)
+        #expect(scheduler.next() == .prefill(3))
+        scheduler.finish(3)  // done at its prefill (a stop token first)
+        #expect(scheduler.next() == .prefill(4))
+        #expect(scheduler.next() == .decode([4]))
+        scheduler.finish(4)
+        #expect(scheduler.next() == nil && scheduler.isDone)
+    }
+
+    @Test("never more active jobs than slots; every job is prefilled exactly once", arguments: [1, 3, 8])
+    func invariants(slots: Int) {
+        var scheduler = DecodeScheduler(jobs: 20, maxActive: slots)
+        var prefilled: [Int] = []
+        var steps = 0
+        var generated = [Int](repeating: 0, count: 20)
+        while let step = scheduler.next() {
+            steps += 1
+            #expect(scheduler.active.count <= slots)
+            switch step {
+            case .prefill(let job): prefilled.append(job)
+            case .decode(let jobs):
+                for job in jobs {
+                    generated[job] += 1
+                    // Job j wants j % 5 + 1 tokens.
+                    if generated[job] == job % 5 + 1 { scheduler.finish(job) }
+                }
+            }
+        }
+        #expect(prefilled == Array(0..<20))
+        #expect(generated == (0..<20).map { $0 % 5 + 1 })
+        #expect(steps < 200)
+    }
+}
+
+/// Batch invariance on real checkpoints: the same jobs give the same tokens and prompt logits, bit for bit, whatever
+/// the batch size, the thread count or the jobs they share steps with.
+@Suite("Batch generator")
+struct BatchGeneratorTests {
+    static let repositoryRoot = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    static func jobs(_ model: String) throws -> (any VisionLanguageModel, [GenerationJob]) {
+        let directory = repositoryRoot.appendingPathComponent(model)
+        let loaded = try ModelRegistry.load(directory: directory, weights: .bf16)
+        let tokenizer = try PromptTokenizer(tokenizer: Tokenizer.load(directory: directory))
+        let format = try ModelType.chatFormat(directory: directory)
+        let questions = [
+            "Hi", "What kind of document is this?", "Describe this image in one sentence.", "Name three colours.",
+            "Is this a receipt or an invoice? Answer in one word.", "Count the shapes.", "Say something long.",
+        ]
+        var jobs: [GenerationJob] = []
+        for (index, question) in questions.enumerated() {
+            let tokens = try tokenizer.tokenize(format.render([.user([.text(question)])]), imageTokenCounts: [])
+            let sampling =
+                index % 2 == 0
+                ? SamplingParameters.greedy
+                : try SamplingParameters(doSample: true, temperature: 1.3, topK: 40, topP: 0.95, seed: 7)
+            jobs.append(
+                GenerationJob(
+                    request: GenerationRequest(
+                        tokens: tokens, images: [], maxNewTokens: 3 + index * 2, stopTokens: [770]),
+                    sampling: sampling, seed: SamplingSeed(run: 7, item: "item-\(index)")))
+        }
+        return (loaded, jobs)
+    }
+
+    static func tokens(_ results: [Result<GenerationResult, GenerationFailure>]) -> [[Int32]] {
+        results.map { (try? $0.get().tokens) ?? [-1] }
+    }
+
+    @Test(
+        "the same tokens at batch 1, 3 and 8 and on 1 or 2 threads",
+        arguments: ["Tests/Fixtures/models/qwen2-vl-tiny", "Tests/Fixtures/models/qwen3.5-tiny"])
+    func batchInvariant(model: String) throws {
+        let (loaded, jobs) = try Self.jobs(model)
+        let reference = BatchGenerator.run(jobs, model: loaded, pool: ComputePool(threadCount: 1), maxBatch: 1)
+        let expected = Self.tokens(reference)
+        #expect(expected.allSatisfy { $0 != [-1] })
+        for (batch, threads) in [(3, 1), (8, 1), (8, 2), (1, 2)] {
+            let results = BatchGenerator.run(
+                jobs, model: loaded, pool: ComputePool(threadCount: threads), maxBatch: batch)
+            #expect(Self.tokens(results) == expected, "batch \(batch), \(threads) threads")
+            for (a, b) in zip(results, reference) {
+                #expect((try? a.get().promptLogits) == (try? b.get().promptLogits))
+            }
+        }
+        // A job's answer does not depend on its neighbours either: alone, or behind others in reverse order.
+        let alone = BatchGenerator.run([jobs[3]], model: loaded, pool: ComputePool(threadCount: 2), maxBatch: 1)
+        #expect(Self.tokens(alone) == [expected[3]])
+        let reversed = BatchGenerator.run(
+            jobs.reversed(), model: loaded, pool: ComputePool(threadCount: 2), maxBatch: 4)
+        #expect(Self.tokens(reversed) == expected.reversed())
+    }
+
+    @Test("token limits, stop tokens and deadlines")
+    func limits() throws {
+        let (loaded, jobs) = try Self.jobs("Tests/Fixtures/models/qwen2-vl-tiny")
+        var limited = jobs[0]
+        limited.request.maxNewTokens = 0
+        var expired = jobs[1]
+        expired.deadline = .now - .seconds(1)
+        var stopping = jobs[2]
+        let free = BatchGenerator.run([stopping], model: loaded, pool: ComputePool(threadCount: 1), maxBatch: 1)
+        let firstToken = try #require(try free[0].get().tokens.first)
+        stopping.request.stopTokens = [firstToken]
+        let results = BatchGenerator.run(
+            [limited, expired, stopping, jobs[3]], model: loaded, pool: ComputePool(threadCount: 1), maxBatch: 4)
+        #expect(try results[0].get().tokens == [] && results[0].get().finishReason == .length)
+        #expect(throws: GenerationFailure.deadlinePassed) { try results[1].get() }
+        #expect(try results[2].get().tokens == [] && results[2].get().stopToken == firstToken)
+        #expect(try results[3].get().tokens.count == jobs[3].request.maxNewTokens)
+    }
+}
