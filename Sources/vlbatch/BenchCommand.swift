@@ -6,7 +6,9 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure the speed of parts of the engine.",
-        subcommands: [BenchPreprocessCommand.self, BenchTokenizerCommand.self, BenchKernelsCommand.self])
+        subcommands: [
+            BenchPreprocessCommand.self, BenchTokenizerCommand.self, BenchKernelsCommand.self, BenchModelCommand.self,
+        ])
 }
 
 /// How many timed passes a benchmark makes; the best one is reported, the least disturbed by other work.
