@@ -22,11 +22,11 @@
 // Matrix-vector products take their input vectors quantized to q8 as well (vl_quantize_q8 of each vector: one row
 // of vl_q8_bytes(1, cols) bytes per vector), as llama.cpp's Q8_0 / Q4_0 dot products do, and compute in integers
 // where they can. For weight row r and input vector b, with w_j, x_j their blocks j and d_w, d_x the blocks' scales:
-//   s[0..15] = +0
+//   s[0..7] = +0
 //   for j in 0 ..< cols / 32, for l in 0 ..< 8:
 //       i = sum over t in 4l ..< 4l + 4 of w_j[t] * x_j[t]          (exact integers, |i| <= 4 * 127 * 127)
-//       s[(j % 2) * 8 + l] = fma((float)i, d_w * d_x, s[(j % 2) * 8 + l])   (d_w * d_x one float multiplication)
-//   y = the halving tree of vl_kernels.h over s
+//       s[l] = fma((float)i, d_w * d_x, s[l])                        (d_w * d_x one float multiplication)
+//   u[i] = s[i] + s[i + 4]  (i < 4);  v[i] = u[i] + u[i + 2]  (i < 2);  y = v[0] + v[1]
 // Every ISA follows this order, so results are bit-identical across ISAs, row ranges (threads) and batch sizes. They
 // differ from vl_matvec_f32 on the dequantized weights by the activation quantization (relative error of order
 // 1/254 per block; measured in the tests and stated in the Swift API).
