@@ -46,7 +46,7 @@ let package = Package(
             dependencies: ["VLCore", "VLImage", "VLTokenizer"],
             swiftSettings: swiftSettings),
         // The generation loop: scheduler, samplers and logit processors, stop rules, label scoring.
-        .target(name: "VLEngine", dependencies: ["VLCore", "VLModels"], swiftSettings: swiftSettings),
+        .target(name: "VLEngine", dependencies: ["VLCore", "VLTokenizer", "VLModels"], swiftSettings: swiftSettings),
         // The pipeline layer talks to engines through its own protocol, so it imports no model module.
         .target(name: "VLPipeline", swiftSettings: swiftSettings),
         // Built-in pipelines; the plugin lists every `Pipeline` type in the folder, so a new file needs no other edit.

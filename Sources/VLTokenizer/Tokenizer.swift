@@ -117,6 +117,13 @@ public final class Tokenizer: Sendable {
         return String(decoding: bytes, as: UTF8.self)
     }
 
+    /// The bytes token `id` stands for (empty for an unknown id): what decoding it alone appends, before UTF-8.
+    public func bytes(of id: Int32) -> [UInt8] {
+        var bytes: [UInt8] = []
+        vocabulary.appendBytes(of: id, skipSpecial: false, to: &bytes)
+        return bytes
+    }
+
     /// The id of a token given as it appears in the vocabulary (`"Ġhello"`, `"<|im_end|>"`), if there is one.
     public func id(forToken token: String) -> Int32? {
         vocabulary.id(of: token)

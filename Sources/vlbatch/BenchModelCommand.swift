@@ -93,9 +93,32 @@ struct BenchModelCommand: ParsableCommand {
             String(
                 format: "captioning job     %8.2f images/minute (%d images of %d tokens, batch %d, %.1f s)",
                 Double(items) / elapsed * 60, items, tokens, batch, elapsed))
+        try printMaskFigure(directory: directory, vocabularySize: loaded.vocabularySize)
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
         print(String(format: "peak RSS           %8.2f GiB", Double(usage.ru_maxrss) * 1024 / Double(1 << 30)))
+    }
+
+    /// The cost of constrained JSON decoding per token: one mask over the whole vocabulary, inside a string value (the
+    /// state where the most tokens are allowed and each is walked to its end).
+    private func printMaskFigure(directory: URL, vocabularySize: Int) throws {
+        let tokenizer = try Tokenizer.load(directory: directory)
+        guard let stop = tokenizer.specialTokens[QwenSpecialToken.turnEnd] else { return }
+        let vocabulary = JSONTokenConstraint.Vocabulary(tokenizer: tokenizer, size: vocabularySize)
+        var constraint = JSONTokenConstraint(
+            schema: JSONObjectSchema(fields: [.init(name: "vendor", type: .string)]), vocabulary: vocabulary,
+            stopToken: stop)
+        for byte in Array("{\"vendor\": \"Ac".utf8) {
+            guard let token = (0..<vocabularySize).first(where: { vocabulary.bytesOf(Int32($0)) == [byte] }) else {
+                return
+            }
+            constraint.advance(Int32(token))
+        }
+        var logits = [Float](repeating: 0, count: vocabularySize)
+        let seconds = try bestTime { constraint.mask(&logits) }
+        print(
+            String(format: "JSON token mask    %8.2f ms per token (%d-token vocabulary)", seconds * 1e3, vocabularySize)
+        )
     }
 
     /// The shortest of `passes.repeats` timed runs of `work`, in seconds.

@@ -60,9 +60,6 @@ struct ModelEngine: PipelineEngine {
         let stopTokens: Set<Int32>
     }
 
-    /// The most tokens an extraction may take.
-    static let extractionTokenLimit = 512
-
     let identity: ModelIdentity
     private let model: any VisionLanguageModel
     private let checkpoint: Checkpoint
@@ -74,6 +71,10 @@ struct ModelEngine: PipelineEngine {
     private let pool: ComputePool
     /// Generating items decoded together.
     let maxBatchSize: Int
+    /// Every token's bytes, for constrained JSON; built only for a pipeline with an Extract task.
+    private let jsonVocabulary: JSONTokenConstraint.Vocabulary?
+    /// The token that ends a constrained JSON answer.
+    private let endOfTurn: Int32
 
     /// Loads the checkpoint in `directory` for `plan`'s items; `warn` receives what the user should know (a chat
     /// template vlbatch was not checked against).
@@ -94,6 +95,16 @@ struct ModelEngine: PipelineEngine {
                         + "checked against; prompts use the built-in \(format.rawValue) format\n")
             }
             let tokenizer = try PromptTokenizer(tokenizer: Tokenizer.load(directory: directory))
+            guard let endOfTurn = tokenizer.tokenizer.specialTokens[QwenSpecialToken.turnEnd] else {
+                throw ModelError.missingToken(QwenSpecialToken.turnEnd)
+            }
+            self.endOfTurn = endOfTurn
+            if case .extract = plan.task {
+                jsonVocabulary = JSONTokenConstraint.Vocabulary(
+                    tokenizer: tokenizer.tokenizer, size: model.vocabularySize)
+            } else {
+                jsonVocabulary = nil
+            }
             checkpoint = Checkpoint(
                 format: format, tokenizer: tokenizer,
                 processorConfig: try ImageProcessorConfig.load(directory: directory),
@@ -209,14 +220,19 @@ struct ModelEngine: PipelineEngine {
     }
 
     /// A Generate or Extract item as a generation job: the pipeline's sampling (temperature 0 is greedy), the item's
-    /// own seed, the stop tokens of `generation_config.json`.
+    /// own seed, the stop tokens of `generation_config.json`. An Extract item is constrained to the JSON object of its
+    /// fields, with room for the longest such object.
     private func generationJob(_ job: EngineJob<Prepared>) throws -> GenerationJob {
         let prepared = job.prepared
-        let maxTokens: Int
-        if case .generate(let limit) = prepared.task {
-            maxTokens = limit
-        } else {
-            maxTokens = Self.extractionTokenLimit
+        var maxTokens = 0
+        var constraint: JSONTokenConstraint?
+        switch prepared.task {
+        case .generate(let limit): maxTokens = limit
+        case .extract(let fields, _):
+            let schema = JSONObjectSchema(fields: fields.map { Self.schemaField($0) })
+            constraint = JSONTokenConstraint(schema: schema, vocabulary: jsonVocabulary!, stopToken: endOfTurn)
+            maxTokens = constraint!.maxTokens
+        case .classify: preconditionFailure("Classify items are scored, not generated")
         }
         let sampling = prepared.sampling
         let parameters =
@@ -228,13 +244,26 @@ struct ModelEngine: PipelineEngine {
             request: GenerationRequest(
                 tokens: prepared.tokens, images: prepared.images, maxNewTokens: maxTokens,
                 stopTokens: checkpoint.stopTokens),
-            sampling: parameters, seed: SamplingSeed(run: sampling.seed, item: prepared.itemID), deadline: job.deadline)
+            sampling: parameters, seed: SamplingSeed(run: sampling.seed, item: prepared.itemID), deadline: job.deadline,
+            constraint: constraint)
+    }
+
+    /// A pipeline field as the constrained decoder's schema field.
+    static func schemaField(_ field: ExtractField) -> JSONObjectSchema.Field {
+        let type: JSONObjectSchema.ValueType =
+            switch field.type {
+            case .string: .string
+            case .integer: .integer
+            case .number: .number
+            case .boolean: .boolean
+            }
+        return JSONObjectSchema.Field(name: field.name, type: type, optional: field.optional)
     }
 
     private func output(_ prepared: Prepared, generated tokens: [Int32]) throws -> EngineOutput {
         let answer: EngineAnswer
         if case .extract = prepared.task {
-            answer = .json(Self.outermostObject(in: decode(tokens)))
+            answer = .json(decode(tokens))
         } else {
             answer = .text(decode(tokens))
         }
@@ -256,15 +285,6 @@ struct ModelEngine: PipelineEngine {
 
     private func decode(_ tokens: [Int32]) -> String {
         checkpoint.tokenizer.tokenizer.decode(tokens, skipSpecialTokens: true)
-    }
-
-    /// The text from the first `{` to the last `}`, dropping what models like to wrap JSON in (a code fence, a
-    /// sentence); the whole text when it has no such span.
-    static func outermostObject(in text: String) -> String {
-        guard let open = text.firstIndex(of: "{"), let close = text.lastIndex(of: "}"), open < close else {
-            return text
-        }
-        return String(text[open...close])
     }
 }
 

@@ -85,6 +85,21 @@ import VLPipeline
         #expect(labels == Array(repeating: "other", count: 8))
     }
 
+    /// Extraction is constrained to the declared object: the demo model was never trained to extract, yet every answer
+    /// is the JSON object of the pipeline's fields and no item gets an `invalidExtraction` error.
+    @Test func extractionAlwaysGivesTheDeclaredObject() throws {
+        let result = try RunFixture.run(["run", "extract-fields", "Samples/Demo/documents", "--quiet"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let records = try RunFixture.records(result.stdout)
+        #expect(records.count == 8)
+        for record in records {
+            #expect(record["error"] == nil)
+            let fields = try #require(record["fields"] as? [String: Any])
+            #expect(Set(fields.keys) == ["vendor", "date", "total", "currency"])
+            #expect(fields["total"] is NSNumber || fields["total"] is NSNull)
+        }
+    }
+
     /// The prompts are transformers' token for token: images first, then the question; a text file's content after
     /// the question and a blank line.
     @Test func promptsAreTransformersPrompts() throws {

@@ -12,16 +12,19 @@ public struct GenerationJob: Sendable {
     public var seed: SamplingSeed
     /// When the job must stop (nil: no limit); checked before each model call that involves it.
     public var deadline: ContinuousClock.Instant?
+    /// Constrained decoding: only tokens that keep the answer a valid JSON object of the schema (nil: free text).
+    public var constraint: JSONTokenConstraint?
 
     /// A job.
     public init(
         request: GenerationRequest, sampling: SamplingParameters, seed: SamplingSeed,
-        deadline: ContinuousClock.Instant? = nil
+        deadline: ContinuousClock.Instant? = nil, constraint: JSONTokenConstraint? = nil
     ) {
         self.request = request
         self.sampling = sampling
         self.seed = seed
         self.deadline = deadline
+        self.constraint = constraint
     }
 }
 
@@ -134,9 +137,11 @@ public enum BatchGenerator {
         var timings = GenerationTimings()
         var outcome: Result<GenerationResult, GenerationFailure>?
         let visualTokens: Int
+        var constraint: JSONTokenConstraint?
 
         init(job: GenerationJob, vocabulary: Int) {
             self.job = job
+            constraint = job.constraint
             sampler = Sampler(parameters: job.sampling, vocabularySize: vocabulary)
             seen = SeenTokens(vocabularySize: vocabulary, tokens: job.request.tokens)
             visualTokens = job.request.images.reduce(0) { $0 + $1.imageTokenCount }
@@ -175,7 +180,9 @@ public enum BatchGenerator {
         mutating func choose(from logits: [Float], onToken: (Int32) -> Void) -> Bool {
             guard generated.count < job.request.maxNewTokens else { return finish(stopToken: nil) }
             var row = logits
+            constraint?.mask(&row)
             let token = sampler.next(&row, seen: seen, seed: job.seed, step: generated.count)
+            constraint?.advance(token)
             if job.request.stopTokens.contains(token) { return finish(stopToken: token) }
             generated.append(token)
             seen.insert(token)
