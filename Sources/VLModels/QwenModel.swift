@@ -79,6 +79,13 @@ struct QwenModel<Vision: VisionEncoder, Text: TextDecoder>: VisionLanguageModel 
     /// An empty sequence.
     public func makeSequence() -> SequenceState { text.makeSequence() }
 
+    /// The KV cache of `tokens` tokens in every attention layer (fp32 keys and values) plus the fixed state.
+    public func stateBytes(tokens: Int) -> Int {
+        let empty = makeSequence()
+        let kvPerToken = empty.attention.tokenWidth * 2 * MemoryLayout<Float>.size * empty.attention.layers
+        return empty.byteCount + tokens * kvPerToken
+    }
+
     /// Embeds the prompt, merges the image features, runs every layer; see `VisionLanguageModel.prefill`.
     public func prefill(
         _ tokens: [Int32], grids: [PatchGrid], imageFeatures: VisualFeatures, sequence: inout SequenceState,

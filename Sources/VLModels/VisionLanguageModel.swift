@@ -42,6 +42,10 @@ public protocol VisionLanguageModel: Sendable {
     /// A sequence with nothing in it yet.
     func makeSequence() -> SequenceState
 
+    /// The bytes a sequence of `tokens` tokens holds: its KV cache plus any fixed (recurrent) state. The scheduler
+    /// admits jobs against a memory budget with it.
+    func stateBytes(tokens: Int) -> Int
+
     /// Runs a prompt through the decoder into the empty `sequence`; returns the logits of its last token.
     ///
     /// `imageFeatures` (from `encodeImages`) replace the image tokens in order; `grids` are the images' patch grids,

@@ -36,6 +36,8 @@ struct ModelEngine: PipelineEngine {
         var threads: Int = ProcessInfo.processInfo.activeProcessorCount
         /// Generating items decoded together (`BatchGenerator`).
         var batch: Int = 4
+        /// Bytes the generating items' states may take together.
+        var stateMemory: Int = 4096 << 20
         /// The image decoder's safety limits (`--max-input-pixels`).
         var decodingLimits = ImageDecodingLimits()
     }
@@ -71,6 +73,8 @@ struct ModelEngine: PipelineEngine {
     private let pool: ComputePool
     /// Generating items decoded together.
     let maxBatchSize: Int
+    /// Bytes their states may take together.
+    private let stateMemory: Int
     /// Every token's bytes, for constrained JSON; built only for a pipeline with an Extract task.
     private let jsonVocabulary: JSONTokenConstraint.Vocabulary?
     /// The token that ends a constrained JSON answer.
@@ -122,6 +126,7 @@ struct ModelEngine: PipelineEngine {
         promptHoldsText = plan.prompt.isTemplate && plan.prompt.text.contains("{text}")
         decodingLimits = options.decodingLimits
         maxBatchSize = options.batch
+        stateMemory = options.stateMemory
         pool = ComputePool(threadCount: options.threads)
     }
 
@@ -194,7 +199,8 @@ struct ModelEngine: PipelineEngine {
                 results[index] = .failure(error)
             }
         }
-        let outcomes = BatchGenerator.run(jobs, model: model, pool: pool, maxBatch: maxBatchSize)
+        let outcomes = BatchGenerator.run(
+            jobs, model: model, pool: pool, maxBatch: maxBatchSize, memoryBudget: stateMemory)
         for (index, outcome) in zip(generating, outcomes) {
             let job = batch[index]
             results[index] = Result {
@@ -312,6 +318,8 @@ private struct DeadlineBoundModel: VisionLanguageModel {
     }
 
     func makeSequence() -> SequenceState { base.makeSequence() }
+
+    func stateBytes(tokens: Int) -> Int { base.stateBytes(tokens: tokens) }
 
     func prefill(
         _ tokens: [Int32], grids: [PatchGrid], imageFeatures: VisualFeatures, sequence: inout SequenceState,

@@ -50,18 +50,27 @@ struct ModelRunOptions: ParsableArguments {
         help: "Items generating at once, decoded together (1-\(BatchGenerator.maxBatch); results do not depend on it).")
     var batch: Int = 4
 
+    @Option(
+        help: ArgumentHelp(
+            "MiB the generating items' KV caches and recurrent state may take together.",
+            discussion:
+                "An item is admitted when its state at its longest (prompt plus maximum new tokens) fits beside "
+                + "the running ones'; an item larger than the whole budget runs alone."))
+    var stateMemory: Int = 4096
+
     func validate() throws {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         if !(1...BatchGenerator.maxBatch).contains(batch) {
             throw ValidationError("--batch must be between 1 and \(BatchGenerator.maxBatch)")
         }
+        if stateMemory < 1 { throw ValidationError("--state-memory must be at least 1 (MiB)") }
     }
 
     /// The engine's options, with the image decoder's limits from `budget`.
     func engineOptions(budget: ImageBudgetOptions) -> ModelEngine.Options {
         ModelEngine.Options(
             weights: weights, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount, batch: batch,
-            decodingLimits: budget.decodingLimits)
+            stateMemory: stateMemory << 20, decodingLimits: budget.decodingLimits)
     }
 }
 

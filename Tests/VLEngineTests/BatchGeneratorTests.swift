@@ -131,3 +131,36 @@ struct BatchGeneratorTests {
         #expect(try results[3].get().tokens.count == jobs[3].request.maxNewTokens)
     }
 }
+
+@Suite("Decode scheduler memory budget")
+struct DecodeSchedulerBudgetTests {
+    @Test("a job is admitted only when its state fits beside the active ones; an oversized job runs alone")
+    func budget() {
+        var scheduler = DecodeScheduler(costs: [40, 50, 30, 200, 10], maxActive: 4, memoryBudget: 100)
+        #expect(scheduler.next() == .prefill(0))
+        #expect(scheduler.next() == .prefill(1))
+        #expect(scheduler.next() == .decode([0, 1]))  // 40 + 50 + 30 > 100: job 2 waits
+        scheduler.finish(0)
+        #expect(scheduler.next() == .prefill(2))
+        #expect(scheduler.next() == .decode([1, 2]))  // job 3 (200) waits for an empty engine
+        scheduler.finish(1)
+        scheduler.finish(2)
+        #expect(scheduler.next() == .prefill(3))
+        #expect(scheduler.next() == .decode([3]))  // alone, although over the budget; job 4 waits behind it
+        scheduler.finish(3)
+        #expect(scheduler.next() == .prefill(4))
+        scheduler.finish(4)
+        #expect(scheduler.next() == nil)
+    }
+
+    @Test("the generator's results do not depend on the budget")
+    func resultsIgnoreBudget() throws {
+        let (loaded, jobs) = try BatchGeneratorTests.jobs("Tests/Fixtures/models/qwen3.5-tiny")
+        let free = BatchGenerator.run(jobs, model: loaded, pool: ComputePool(threadCount: 2), maxBatch: 8)
+        let tight = BatchGenerator.run(
+            jobs, model: loaded, pool: ComputePool(threadCount: 2), maxBatch: 8,
+            memoryBudget: loaded.stateBytes(tokens: 40))
+        #expect(BatchGeneratorTests.tokens(tight) == BatchGeneratorTests.tokens(free))
+        #expect(loaded.stateBytes(tokens: 10) > loaded.stateBytes(tokens: 0))
+    }
+}

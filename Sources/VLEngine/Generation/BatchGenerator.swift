@@ -57,14 +57,16 @@ public enum BatchGenerator {
     /// The most sequences decoding together.
     public static let maxBatch = 8
 
-    /// Runs `jobs` with at most `maxBatch` decoding at once; `onToken(job, token)` sees every generated token as it is
-    /// chosen. Returns one result per job, in order.
+    /// Runs `jobs` with at most `maxBatch` decoding at once and, with a `memoryBudget`, no more sequence state (KV
+    /// caches at their longest, recurrent state) at once than that many bytes; `onToken(job, token)` sees every
+    /// generated token as it is chosen. Returns one result per job, in order.
     public static func run(
         _ jobs: [GenerationJob], model: any VisionLanguageModel, pool: ComputePool, maxBatch: Int,
-        onToken: (Int, Int32) -> Void = { _, _ in }
+        memoryBudget: Int? = nil, onToken: (Int, Int32) -> Void = { _, _ in }
     ) -> [Result<GenerationResult, GenerationFailure>] {
         precondition(maxBatch >= 1 && maxBatch <= Self.maxBatch, "maxBatch must be in 1...\(Self.maxBatch)")
-        var scheduler = DecodeScheduler(jobs: jobs.count, maxActive: maxBatch)
+        let costs = jobs.map { model.stateBytes(tokens: $0.request.tokens.count + $0.request.maxNewTokens) }
+        var scheduler = DecodeScheduler(costs: costs, maxActive: maxBatch, memoryBudget: memoryBudget)
         var states = jobs.map { JobState(job: $0, vocabulary: model.vocabularySize) }
         var sequences = [SequenceState?](repeating: nil, count: jobs.count)
         while let step = scheduler.next() {

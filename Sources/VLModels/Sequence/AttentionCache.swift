@@ -13,6 +13,9 @@ public struct AttentionCache: Sendable {
         values = Array(repeating: [], count: layers)
     }
 
+    /// Attention layers.
+    public var layers: Int { keys.count }
+
     /// Tokens held (the same in every layer once a forward pass has finished).
     public var count: Int { keys.first.map { $0.count / tokenWidth } ?? 0 }
 
