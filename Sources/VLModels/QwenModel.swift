@@ -86,40 +86,67 @@ struct QwenModel<Vision: VisionEncoder, Text: TextDecoder>: VisionLanguageModel 
         return empty.byteCount + tokens * kvPerToken
     }
 
-    /// Embeds the prompt, merges the image features, runs every layer; see `VisionLanguageModel.prefill`.
+    /// Embeds rows `rows` of the prompt, merges their image features, runs every layer; see
+    /// `VisionLanguageModel.prefill(_:grids:imageFeatures:rows:sequence:pool:)`.
     public func prefill(
-        _ tokens: [Int32], grids: [PatchGrid], imageFeatures: VisualFeatures, sequence: inout SequenceState,
-        pool: ComputePool
+        _ tokens: [Int32], grids: [PatchGrid], imageFeatures: VisualFeatures, rows: Range<Int>,
+        sequence: inout SequenceState, pool: ComputePool
     ) throws(ModelError) -> [Float] {
         let hidden = try prefillHidden(
-            tokens, grids: grids, imageFeatures: imageFeatures, sequence: &sequence, pool: pool)
+            tokens, grids: grids, imageFeatures: imageFeatures, rows: rows, sequence: &sequence, pool: pool)
         let d = text.ends.width
         return text.ends.logits(Array(hidden[(hidden.count - d)...]), rows: 1, pool: pool)
     }
 
-    /// `prefill` up to the last layer's hidden states (`[tokens, width]`, before the final norm); `observe` sees the
-    /// embeddings (layer −1) and each layer's output.
+    /// `prefill` of rows `rows` (the whole prompt by default) up to the last layer's hidden states (`[rows, width]`,
+    /// before the final norm); `observe` sees the embeddings (layer −1) and each layer's output.
     func prefillHidden(
-        _ tokens: [Int32], grids: [PatchGrid], imageFeatures: VisualFeatures, sequence: inout SequenceState,
-        pool: ComputePool, observe: ((Int, [Float]) -> Void)? = nil
+        _ tokens: [Int32], grids: [PatchGrid], imageFeatures: VisualFeatures, rows chunk: Range<Int>? = nil,
+        sequence: inout SequenceState, pool: ComputePool, observe: ((Int, [Float]) -> Void)? = nil
     ) throws(ModelError) -> [Float] {
-        guard !tokens.isEmpty else { throw .invalidInput(reason: "the prompt has no tokens") }
-        guard sequence.length == 0 else { throw .invalidInput(reason: "prefill needs an empty sequence") }
+        let chunk = chunk ?? 0..<tokens.count
+        guard !chunk.isEmpty, chunk.lowerBound >= 0, chunk.upperBound <= tokens.count else {
+            throw .invalidInput(reason: "prompt rows \(chunk) are empty or outside the \(tokens.count)-token prompt")
+        }
+        guard sequence.length == chunk.lowerBound else {
+            throw .invalidInput(reason: "prompt rows \(chunk) do not continue a sequence of \(sequence.length) tokens")
+        }
         let positions = try MultimodalPositions(
             tokens: tokens, imageTokenID: imageTokenID, grids: grids, mergeSize: vision.mergeSize)
-        var hidden = try text.ends.embed(tokens)
-        let imageRows = tokens.indices.filter { tokens[$0] == imageTokenID }
-        try merge(imageFeatures.merged, into: &hidden, rows: imageRows)
+        var hidden = try text.ends.embed(Array(tokens[chunk]))
+        // The chunk's image tokens take the feature rows after those of the image tokens before it.
+        let firstFeature = tokens[..<chunk.lowerBound].count { $0 == imageTokenID }
+        let imageRows = chunk.filter { tokens[$0] == imageTokenID }.map { $0 - chunk.lowerBound }
+        let features = firstFeature..<(firstFeature + imageRows.count)
+        let d = text.ends.width
+        func featureRows(_ values: [Float]) throws(ModelError) -> [Float] {
+            guard values.count >= features.upperBound * d else {
+                throw .invalidInput(
+                    reason: "the prompt has more image tokens than the images gave features (\(values.count / d))")
+            }
+            return Array(values[(features.lowerBound * d)..<(features.upperBound * d)])
+        }
+        let totalImageTokens = tokens.count { $0 == imageTokenID }
+        guard imageFeatures.merged.count == totalImageTokens * d else {
+            throw .invalidInput(
+                reason: "the prompt has \(totalImageTokens) image tokens but the images gave "
+                    + "\(imageFeatures.merged.count / d) features")
+        }
+        try merge(try featureRows(imageFeatures.merged), into: &hidden, rows: imageRows)
         observe?(-1, hidden)
         var rows = MultimodalPositionRows()
-        rows.append(positions)
+        rows.append(positions, range: chunk)
         // The sequence moves into a one-element batch and back, so its caches are never shared and grow in place.
         var batch = [makeSequence()]
         swap(&batch[0], &sequence)
-        let deepstack =
-            imageFeatures.deepstack.isEmpty ? nil : DeepstackInjection(rows: imageRows, layers: imageFeatures.deepstack)
+        var deepstack: DeepstackInjection?
+        if !imageFeatures.deepstack.isEmpty {
+            var layers: [[Float]] = []
+            for layer in imageFeatures.deepstack { layers.append(try featureRows(layer)) }
+            deepstack = DeepstackInjection(rows: imageRows, layers: layers)
+        }
         text.forward(
-            &hidden, positions: rows, segments: [DecoderSegment(sequence: 0, rows: 0..<tokens.count)],
+            &hidden, positions: rows, segments: [DecoderSegment(sequence: 0, rows: 0..<chunk.count)],
             sequences: &batch, deepstack: deepstack, pool: pool, observe: observe)
         swap(&batch[0], &sequence)
         sequence.nextPosition = positions.nextPosition

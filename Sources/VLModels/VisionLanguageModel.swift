@@ -46,18 +46,31 @@ public protocol VisionLanguageModel: Sendable {
     /// admits jobs against a memory budget with it.
     func stateBytes(tokens: Int) -> Int
 
-    /// Runs a prompt through the decoder into the empty `sequence`; returns the logits of its last token.
+    /// Runs rows `rows` of a prompt through the decoder, continuing `sequence` (which holds exactly the rows before
+    /// them); returns the logits after the last of them. A prompt may run in one call or in consecutive chunks, with
+    /// the same results either way (up to the order of sums in the linear layers' kernels).
     ///
     /// `imageFeatures` (from `encodeImages`) replace the image tokens in order; `grids` are the images' patch grids,
     /// which fix the tokens' rotary positions.
     func prefill(
-        _ tokens: [Int32], grids: [PatchGrid], imageFeatures: VisualFeatures, sequence: inout SequenceState,
-        pool: ComputePool
+        _ tokens: [Int32], grids: [PatchGrid], imageFeatures: VisualFeatures, rows: Range<Int>,
+        sequence: inout SequenceState, pool: ComputePool
     ) throws(ModelError) -> [Float]
 
     /// One decode step: appends `tokens[i]` to `sequences[i]` for every `i`, all in one pass over the weights;
     /// returns the next-token logits, `[sequences.count, vocabularySize]`.
     func decode(_ tokens: [Int32], sequences: inout [SequenceState], pool: ComputePool) throws(ModelError) -> [Float]
+}
+
+extension VisionLanguageModel {
+    /// Runs a whole prompt through the decoder into the empty `sequence`; returns the logits of its last token.
+    public func prefill(
+        _ tokens: [Int32], grids: [PatchGrid], imageFeatures: VisualFeatures, sequence: inout SequenceState,
+        pool: ComputePool
+    ) throws(ModelError) -> [Float] {
+        try prefill(
+            tokens, grids: grids, imageFeatures: imageFeatures, rows: 0..<tokens.count, sequence: &sequence, pool: pool)
+    }
 }
 
 /// The model families vlbatch runs, keyed by `config.json`'s `model_type`.

@@ -322,11 +322,12 @@ private struct DeadlineBoundModel: VisionLanguageModel {
     func stateBytes(tokens: Int) -> Int { base.stateBytes(tokens: tokens) }
 
     func prefill(
-        _ tokens: [Int32], grids: [PatchGrid], imageFeatures: VisualFeatures, sequence: inout SequenceState,
-        pool: ComputePool
+        _ tokens: [Int32], grids: [PatchGrid], imageFeatures: VisualFeatures, rows: Range<Int>,
+        sequence: inout SequenceState, pool: ComputePool
     ) throws(ModelError) -> [Float] {
         try check()
-        return try base.prefill(tokens, grids: grids, imageFeatures: imageFeatures, sequence: &sequence, pool: pool)
+        return try base.prefill(
+            tokens, grids: grids, imageFeatures: imageFeatures, rows: rows, sequence: &sequence, pool: pool)
     }
 
     func decode(_ tokens: [Int32], sequences: inout [SequenceState], pool: ComputePool) throws(ModelError) -> [Float] {

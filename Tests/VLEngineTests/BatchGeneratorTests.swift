@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import VLCore
 import VLEngine
+import VLImage
 import VLModels
 import VLTokenizer
 
@@ -162,5 +163,56 @@ struct DecodeSchedulerBudgetTests {
             memoryBudget: loaded.stateBytes(tokens: 40))
         #expect(BatchGeneratorTests.tokens(tight) == BatchGeneratorTests.tokens(free))
         #expect(loaded.stateBytes(tokens: 10) > loaded.stateBytes(tokens: 0))
+    }
+}
+
+@Suite("Chunked prefill")
+struct ChunkedPrefillTests {
+    @Test(
+        "prompts run in small chunks between other jobs' decode steps give the same answers",
+        arguments: ["Tests/Fixtures/models/qwen2-vl-tiny", "Tests/Fixtures/models/qwen3.5-tiny"])
+    func chunkedEqualsWhole(model: String) throws {
+        let (loaded, jobs) = try BatchGeneratorTests.jobs(model)
+        let pool = ComputePool(threadCount: 2)
+        let whole = BatchGenerator.run(jobs, model: loaded, pool: pool, maxBatch: 4)
+        // Chunks of 5 and 9 tokens: most prompts take several, and the last chunk of many is short.
+        for chunk in [5, 9] {
+            let chunked = BatchGenerator.run(jobs, model: loaded, pool: pool, maxBatch: 4, prefillChunk: chunk)
+            #expect(BatchGeneratorTests.tokens(chunked) == BatchGeneratorTests.tokens(whole), "chunk \(chunk)")
+            for (a, b) in zip(chunked, whole) {
+                let (x, y) = (try a.get().promptLogits, try b.get().promptLogits)
+                let scale = y.map(abs).max() ?? 1
+                #expect(zip(x, y).map { abs($0 - $1) }.max()! / scale < 1e-5)
+            }
+        }
+    }
+}
+
+extension ChunkedPrefillTests {
+    @Test(
+        "chunks that split image-token runs (and Qwen3-VL's DeepStack rows) give the same answers",
+        arguments: ["qwen2-vl-tiny", "qwen3-vl-tiny", "qwen3.5-tiny"])
+    func chunksThroughImages(model: String) throws {
+        let directory = BatchGeneratorTests.repositoryRoot.appendingPathComponent("Tests/Fixtures/models/\(model)")
+        let loaded = try ModelRegistry.load(directory: directory, weights: .bf16)
+        let processor = QwenImageProcessor(config: try ImageProcessorConfig.load(directory: directory))
+        let images = try ["odd-84x140.png", "windows-168x140.png"].map { name in
+            let path = BatchGeneratorTests.repositoryRoot.appendingPathComponent("Tests/Fixtures/models/images/\(name)")
+            return try processor.preprocess(ImageDecoder.decode(fileAt: path.path).image, source: name)
+        }
+        let tokenizer = try PromptTokenizer(tokenizer: Tokenizer.load(directory: directory))
+        let segments = try ModelType.chatFormat(directory: directory).render([
+            .user([.image, .image, .text("What differs?")])
+        ])
+        let prompt = try tokenizer.tokenize(segments, imageTokenCounts: images.map(\.imageTokenCount))
+        let job = GenerationJob(
+            request: GenerationRequest(tokens: prompt, images: images, maxNewTokens: 4, stopTokens: []),
+            sampling: .greedy, seed: SamplingSeed(run: 0, item: "x"))
+        let pool = ComputePool(threadCount: 2)
+        let whole = try BatchGenerator.run([job], model: loaded, pool: pool, maxBatch: 1)[0].get()
+        let chunked = try BatchGenerator.run([job], model: loaded, pool: pool, maxBatch: 1, prefillChunk: 7)[0].get()
+        #expect(chunked.tokens == whole.tokens)
+        let scale = whole.promptLogits.map(abs).max() ?? 1
+        #expect(zip(chunked.promptLogits, whole.promptLogits).map { abs($0 - $1) }.max()! / scale < 1e-5)
     }
 }

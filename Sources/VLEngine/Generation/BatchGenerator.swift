@@ -45,7 +45,8 @@ public enum GenerationFailure: Error, Sendable, Equatable, CustomStringConvertib
 }
 
 /// Generates answers for a batch of jobs with continuous batching (`DecodeScheduler`): each job's images are encoded
-/// and its prompt run on its own, then all active jobs decode together, one token each per step, so a step reads
+/// and its prompt run on its own, in chunks (`defaultPrefillChunk` tokens) between the decode steps of the others (so a
+/// long prompt cannot stall them), then all active jobs decode together, one token each per step, so a step reads
 /// the weights once for all of them; a finished job's slot goes to the next waiting job at once.
 ///
 /// Results do not depend on the batch size or on which jobs share a step: every row of a decode step is computed
@@ -56,44 +57,61 @@ public enum GenerationFailure: Error, Sendable, Equatable, CustomStringConvertib
 public enum BatchGenerator {
     /// The most sequences decoding together.
     public static let maxBatch = 8
+    /// Prompt tokens run between two decode steps of the other jobs, by default.
+    public static let defaultPrefillChunk = 256
 
     /// Runs `jobs` with at most `maxBatch` decoding at once and, with a `memoryBudget`, no more sequence state (KV
     /// caches at their longest, recurrent state) at once than that many bytes; `onToken(job, token)` sees every
     /// generated token as it is chosen. Returns one result per job, in order.
     public static func run(
         _ jobs: [GenerationJob], model: any VisionLanguageModel, pool: ComputePool, maxBatch: Int,
-        memoryBudget: Int? = nil, onToken: (Int, Int32) -> Void = { _, _ in }
+        memoryBudget: Int? = nil, prefillChunk chunk: Int = defaultPrefillChunk,
+        onToken: (Int, Int32) -> Void = { _, _ in }
     ) -> [Result<GenerationResult, GenerationFailure>] {
+        precondition(chunk >= 1, "prefill chunks hold at least one token")
         precondition(maxBatch >= 1 && maxBatch <= Self.maxBatch, "maxBatch must be in 1...\(Self.maxBatch)")
         let costs = jobs.map { model.stateBytes(tokens: $0.request.tokens.count + $0.request.maxNewTokens) }
         var scheduler = DecodeScheduler(costs: costs, maxActive: maxBatch, memoryBudget: memoryBudget)
         var states = jobs.map { JobState(job: $0, vocabulary: model.vocabularySize) }
         var sequences = [SequenceState?](repeating: nil, count: jobs.count)
+        /// Runs the next chunk of job `index`'s prompt (its images first, with the first chunk); once the prompt is
+        /// done, chooses its first token. Returns false when the job has finished or failed.
+        func prefillChunk(_ index: Int) -> Bool {
+            do {
+                var sequence = sequences[index] ?? model.makeSequence()
+                sequences[index] = nil
+                let logits = try states[index].prefillChunk(model: model, sequence: &sequence, chunk: chunk, pool: pool)
+                sequences[index] = sequence
+                guard let logits else { return true }
+                if states[index].choose(from: logits, onToken: { onToken(index, $0) }) {
+                    sequences[index] = nil
+                    return false
+                }
+                return true
+            } catch {
+                states[index].outcome = .failure(.model(error))
+                sequences[index] = nil
+                return false
+            }
+        }
         while let step = scheduler.next() {
             switch step {
             case .prefill(let index):
-                guard states[index].checkDeadline() else {
+                guard states[index].checkDeadline(), prefillChunk(index) else {
                     scheduler.finish(index)
                     continue
                 }
-                do {
-                    var sequence = model.makeSequence()
-                    let logits = try states[index].prefill(model: model, sequence: &sequence, pool: pool)
-                    sequences[index] = sequence
-                    if states[index].choose(from: logits, onToken: { onToken(index, $0) }) {
-                        scheduler.finish(index)
-                        sequences[index] = nil
-                    }
-                } catch {
-                    states[index].outcome = .failure(.model(error))
-                    scheduler.finish(index)
-                }
             case .decode(let active):
-                let ready = active.filter { states[$0].checkDeadline() }
-                for index in active where !ready.contains(index) {
+                for index in active where !states[index].checkDeadline() {
                     scheduler.finish(index)
                     sequences[index] = nil
                 }
+                let live = active.filter { states[$0].outcome == nil }
+                // One chunk of the oldest unfinished prompt, then one step for every job that is decoding.
+                if let index = live.first(where: { !states[$0].isPrefilled }), !prefillChunk(index) {
+                    scheduler.finish(index)
+                }
+                let ready = live.filter { states[$0].isPrefilled && states[$0].outcome == nil }
                 guard !ready.isEmpty else { continue }
                 // Move the states out so each cache has one owner and grows in place.
                 var batch = ready.map { index in
@@ -139,6 +157,13 @@ public enum BatchGenerator {
         var timings = GenerationTimings()
         var outcome: Result<GenerationResult, GenerationFailure>?
         let visualTokens: Int
+        /// The image features, once encoded.
+        var features: VisualFeatures?
+        /// Prompt tokens run so far.
+        var prefilled = 0
+
+        /// Whether the whole prompt has run.
+        var isPrefilled: Bool { prefilled == job.request.tokens.count }
         var constraint: JSONTokenConstraint?
 
         init(job: GenerationJob, vocabulary: Int) {
@@ -158,21 +183,29 @@ public enum BatchGenerator {
             return true
         }
 
-        /// Encodes the images and runs the prompt; returns the logits after it.
-        mutating func prefill(
-            model: any VisionLanguageModel, sequence: inout SequenceState, pool: ComputePool
-        ) throws(ModelError) -> [Float] {
+        /// Encodes the images (first call) and runs the next chunk of the prompt; returns the logits after the
+        /// prompt once its last chunk has run, nil before.
+        mutating func prefillChunk(
+            model: any VisionLanguageModel, sequence: inout SequenceState, chunk: Int, pool: ComputePool
+        ) throws(ModelError) -> [Float]? {
             let request = job.request
-            var clock = ContinuousClock.now
-            let features =
-                request.images.isEmpty
-                ? VisualFeatures(merged: [], deepstack: []) : try model.encodeImages(request.images, pool: pool)
-            timings.visionSeconds = (ContinuousClock.now - clock).seconds
-            clock = ContinuousClock.now
+            guard !request.tokens.isEmpty else { throw .invalidInput(reason: "the prompt has no tokens") }
+            if features == nil {
+                let clock = ContinuousClock.now
+                features =
+                    request.images.isEmpty
+                    ? VisualFeatures(merged: [], deepstack: []) : try model.encodeImages(request.images, pool: pool)
+                timings.visionSeconds = (ContinuousClock.now - clock).seconds
+            }
+            let clock = ContinuousClock.now
+            let rows = prefilled..<min(request.tokens.count, prefilled + chunk)
             let logits = try model.prefill(
-                request.tokens, grids: request.images.map(\.grid), imageFeatures: features, sequence: &sequence,
-                pool: pool)
-            timings.prefillSeconds = (ContinuousClock.now - clock).seconds
+                request.tokens, grids: request.images.map(\.grid), imageFeatures: features!, rows: rows,
+                sequence: &sequence, pool: pool)
+            timings.prefillSeconds += (ContinuousClock.now - clock).seconds
+            prefilled = rows.upperBound
+            guard isPrefilled else { return nil }
+            features = nil
             promptLogits = logits
             return logits
         }

@@ -98,11 +98,12 @@ public struct MultimodalPositionRows: Sendable, Equatable {
     /// Rows.
     public var count: Int { temporal.count }
 
-    /// Appends the positions of a whole prompt.
-    public mutating func append(_ prompt: MultimodalPositions) {
-        temporal += prompt.temporal
-        height += prompt.height
-        width += prompt.width
+    /// Appends the positions of a prompt's rows `range` (all of them by default).
+    public mutating func append(_ prompt: MultimodalPositions, range: Range<Int>? = nil) {
+        let range = range ?? 0..<prompt.count
+        temporal += prompt.temporal[range]
+        height += prompt.height[range]
+        width += prompt.width[range]
     }
 
     /// Appends one decoding row at `position` on every axis.
