@@ -38,8 +38,8 @@ enum WeightType: String, CaseIterable, Sendable {
     }
 }
 
-/// A weight matrix `[rows, cols]` in its type (and an F32 copy holding the same values) and a batch of 8 input
-/// vectors `[8, cols]`.
+/// A weight matrix `[rows, cols]` in its type (and an F32 copy holding the same values) and 16 input vectors
+/// `[16, cols]` (batches over 8 run in groups of 8 and a remainder).
 private struct Problem {
     let rows: Int
     let cols: Int
@@ -56,10 +56,10 @@ private struct Problem {
         let raw = (0..<rows * cols).map { _ in rng.float() }
         halves = raw.map { type.halve($0) }
         weights = type == .f32 ? raw : halves.map { type.widen($0) }
-        inputs = (0..<8 * cols).map { _ in rng.float() }
+        inputs = (0..<16 * cols).map { _ in rng.float() }
     }
 
-    /// Runs the kernel on rows `range`, vectors `vectors` (a contiguous range of the 8), into `outputs`
+    /// Runs the kernel on rows `range`, vectors `vectors` (a contiguous range of the 16), into `outputs`
     /// (`[vectors.count, rows]`).
     func run(
         _ isa: InstructionSet, rows range: Range<Int>? = nil, vectors: Range<Int> = 0..<8, into outputs: inout [Float]
@@ -119,7 +119,7 @@ struct KernelMatvecTests {
     func matchesReference(isa: InstructionSet, cols: Int) {
         for type in WeightType.allCases {
             let problem = Problem(rows: rowCount, cols: cols, type: type, seed: 2)
-            for batch in [1, 3, 8] {
+            for batch in [1, 3, 8, 9, 16] {
                 #expect(
                     bits(problem.output(isa, batch: batch)) == bits(problem.output(.scalar, batch: batch)),
                     "\(type) batch \(batch)")

@@ -161,7 +161,7 @@ private func referenceQ8(_ x: ArraySlice<Float>) -> (scales: [Float], values: [I
     return (scales, values)
 }
 
-/// A `[rows, cols]` Gaussian matrix quantized in `format`, its dequantized F32 copy and 8 input vectors.
+/// A `[rows, cols]` Gaussian matrix quantized in `format`, its dequantized F32 copy and 16 input vectors.
 private struct QuantProblem {
     let rows: Int
     let cols: Int
@@ -176,10 +176,10 @@ private struct QuantProblem {
         let weights = (0..<rows * cols).map { _ in rng.gaussian() }
         matrix = QuantizedMatrix(quantizing: weights, rows: rows, cols: cols, format: format)
         dequantized = matrix.dequantized()
-        inputs = (0..<8 * cols).map { _ in rng.float() }
+        inputs = (0..<16 * cols).map { _ in rng.float() }
     }
 
-    /// The kernel on rows `range`, vectors `vectors` (of the 8), into `outputs` (`[vectors.count, rows]`).
+    /// The kernel on rows `range`, vectors `vectors` (of the 16), into `outputs` (`[vectors.count, rows]`).
     func run(_ isa: InstructionSet, rows range: Range<Int>, vectors: Range<Int>, into outputs: inout [Float]) {
         let prepared = MatvecInputs(
             Array(inputs[vectors.lowerBound * cols..<vectors.upperBound * cols]), batch: vectors.count, cols: cols,
@@ -263,7 +263,7 @@ struct QuantizedMatvecTests {
     func blocksMatchIntegerReference(isa: InstructionSet, cols: Int) {
         for format in blockFormats {
             let problem = QuantProblem(rows: quantRows, cols: cols, format: format, seed: 21)
-            for batch in [1, 3, 8] {
+            for batch in [1, 3, 8, 9, 16] {  // over 8: groups of 8, then a remainder
                 #expect(
                     quantBits(problem.output(isa, batch: batch))
                         == quantBits(problem.integerReference(batch: batch)), "\(format) batch \(batch)")
