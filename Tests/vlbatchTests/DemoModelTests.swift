@@ -44,8 +44,8 @@ import VLPipeline
     }
 
     /// The README's main command: no `--model`, so the demo model answers; every caption is transformers' and every
-    /// document kind is right. The demo model makes one mistake on these files (scene-07: "One red circle and three
-    /// green triangles." for a red triangle), and so does transformers: vlbatch must make it too.
+    /// document kind is right. The demo model makes one mistake on these files (scene-08: "One yellow square and two
+    /// yellow triangles." for three yellow triangles), and so does transformers: vlbatch must make it too.
     @Test func readmeMainCommandAnswersTheSamples() throws {
         let answers = try Answers()
         let invocations = try Self.demoInvocations()
@@ -74,7 +74,7 @@ import VLPipeline
             }
         }
         #expect(captions == 16 && kinds == 16)
-        #expect(wrongCaptions == ["scene-07.png"])
+        #expect(wrongCaptions == ["scene-08.png"])
     }
 
     /// Scenes are not documents: `classify-documents` says "other" for each.
