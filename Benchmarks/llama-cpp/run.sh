@@ -33,6 +33,7 @@ echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -
 echo "llama.cpp: $(cat "$work/VERSION" 2>/dev/null || echo unknown)"
 declare -A ggml=([bf16]=bf16 [q8]=q8_0 [q4]=q4_0)
 for weights in $formats; do
+    [ -n "${TABLE_ONLY:-}" ] && break   # TABLE_ONLY=1: print the table of the last run again
     text=$gguf/text-${ggml[$weights]}.gguf
     [ -f "$text" ] || { echo "missing $text: run Benchmarks/llama-cpp/build.sh $model" >&2; exit 1; }
     echo "== $weights" >&2
@@ -45,7 +46,8 @@ for weights in $formats; do
     "$bin/llama-mtmd-cli" -m "$text" --mmproj "$gguf/mmproj-f16.gguf" --image "$image" -p "Describe this image." \
         -n "$tokens" -t "$threads" --temp 0 --ignore-eos >"$out/mtmd-$weights.out" 2>"$out/mtmd-$weights.log"
     echo "$(date +%s.%N) - $start" | bc >"$out/mtmd-$weights.wall"
-    grep -E "encoded in|decoded .*in|eval time|load time" "$out/mtmd-$weights.log" >&2 || true
+    grep -E "encoding done in|encoded in|decoded .*in|eval time|load time" "$out/mtmd-$weights.log" >&2 || true
+    echo "llama-mtmd-cli wall $(cat "$out/mtmd-$weights.wall") s" >&2
 done
 echo "load average $(cut -d' ' -f1-3 /proc/loadavg) at end"
 python3 - "$out" "$threads" "$batch" $formats <<'PY'
@@ -64,11 +66,10 @@ def ll(w):
     pp = next(r for r in runs if r["n_prompt"] > 0 and r["n_gen"] == 0)
     tg = next(r for r in runs if r["n_gen"] > 0 and r["n_prompt"] == 0)
     log = open(f"{out}/mtmd-{w}.log").read()
-    enc = re.search(r"image slice encoded in (\d+) ms", log)
-    dec = re.search(r"image decoded.* in (\d+) ms", log)
+    enc = re.search(r"(?:mtmd batch encoding done|image slice encoded) in (\d+) ms", log)
     wall = float(open(f"{out}/mtmd-{w}.wall").read())
     return {"vision": int(enc.group(1)) / 1e3 if enc else float("nan"), "prefill": best(pp), "decode": best(tg),
-            "image_prefill": int(dec.group(1)) / 1e3 if dec else float("nan"), "job": 60 / wall, "wall": wall,
+            "job": 60 / wall, "wall": wall,
             "build": runs[0].get("build_commit", "?"), "type": runs[0].get("model_type", "?")}
 print(f"\n{threads} threads on both sides; best of the repeats on both sides")
 print(f"{'':14} {'vision s':>9} {'prompt tok/s':>13} {'decode tok/s':>13} {'batch-' + str(batch) + ' tok/s':>13} "
@@ -86,9 +87,8 @@ for w in formats:
 print("ratios: vlbatch / llama.cpp for rates; llama.cpp / vlbatch for vision seconds (so > 1 means vlbatch is faster);")
 print(f"the batch-{batch} column compares vlbatch's {batch} sequences decoded together with llama.cpp's one sequence.")
 print(f"prompt tok/s: llama-bench -p {rows[0][1]['prompt']} (text tokens) vs vlbatch's prefill of the same-length prompt "
-      "with the image's visual tokens; llama.cpp's prefill of its visual tokens inside llama-mtmd-cli: " +
-      ", ".join(f"{w} {l['image_prefill']:.2f} s" for w, _, l in rows))
+      "with the image's visual tokens")
 print("images/min: llama.cpp = 60 / wall time of one llama-mtmd-cli call (model load, encode, prefill, "
-      f"{rows[0][1]['prompt'] and ''}decode); vlbatch = bench model's captioning job ({2 * batch} images, batch {batch})")
+      f"decode); vlbatch = bench model's captioning job ({2 * batch} images, batch {batch})")
 print("llama.cpp build " + rows[0][2]["build"] + "; model types: " + ", ".join(f"{w} {l['type']}" for w, _, l in rows))
 PY
