@@ -132,7 +132,7 @@ struct QwenModel<Vision: VisionEncoder, Text: TextDecoder>: VisionLanguageModel 
                 reason: "the prompt has \(totalImageTokens) image tokens but the images gave "
                     + "\(imageFeatures.merged.count / d) features")
         }
-        try merge(try featureRows(imageFeatures.merged), into: &hidden, rows: imageRows)
+        merge(try featureRows(imageFeatures.merged), into: &hidden, rows: imageRows)
         observe?(-1, hidden)
         var rows = MultimodalPositionRows()
         rows.append(positions, range: chunk)
@@ -170,14 +170,10 @@ struct QwenModel<Vision: VisionEncoder, Text: TextDecoder>: VisionLanguageModel 
         return text.ends.logits(hidden, rows: tokens.count, pool: pool)
     }
 
-    /// Overwrites the embedding rows of the image tokens with the visual features, in order.
-    private func merge(_ features: [Float], into hidden: inout [Float], rows imageRows: [Int]) throws(ModelError) {
+    /// Overwrites the embedding rows of the image tokens with the visual features, in order; `features` holds one row
+    /// per entry of `imageRows` (`prefillHidden` checked the counts).
+    private func merge(_ features: [Float], into hidden: inout [Float], rows imageRows: [Int]) {
         let d = text.ends.width
-        guard features.count == imageRows.count * d else {
-            throw .invalidInput(
-                reason:
-                    "the prompt has \(imageRows.count) image tokens but the images gave \(features.count / d) features")
-        }
         for (feature, row) in imageRows.enumerated() {
             hidden.replaceSubrange((row * d)..<((row + 1) * d), with: features[(feature * d)..<((feature + 1) * d)])
         }
