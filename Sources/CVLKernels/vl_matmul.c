@@ -28,11 +28,13 @@
 #define VL_MM_NC 128
 #endif
 
+// The packed block (KC x NC floats, NC rounded up to a whole panel), then room for one panel's rows decoded from q8 /
+// q4 (32 x KC floats).
 size_t vl_matmul_workspace_size(size_t k, size_t n_count) {
     const size_t kc = k < VL_MM_KC ? k : VL_MM_KC;
     size_t nc = n_count < VL_MM_NC ? n_count : VL_MM_NC;
     nc = (nc + 31) / 32 * 32;
-    return kc * nc * sizeof(float);
+    return kc * (nc + 32) * sizeof(float);
 }
 
 #define VL_MM_F32(v) (v)
@@ -59,26 +61,8 @@ VL_DEFINE_MM_SCALAR(matmul_scalar_f16, uint16_t, vl_f16_value)
 
 // MARK: - Packing
 
-// dst[p * kc * NR + kk * NR + jj] = W[j0 + p * NR + jj][k0 + kk] for columns j0 + p * NR + jj < j0 + nc, else 0.
-#define VL_DEFINE_MM_PACK(NAME, WT, VALUE)                                                                           \
-    static void NAME(const WT *w, size_t k, size_t j0, size_t nc, size_t k0, size_t kc, size_t nr, float *dst) {     \
-        for (size_t p = 0; p * nr < nc; ++p) {                                                                       \
-            float *panel = dst + p * kc * nr;                                                                        \
-            const size_t valid = nc - p * nr < nr ? nc - p * nr : nr;                                                \
-            for (size_t jj = 0; jj < nr; ++jj) {                                                                     \
-                if (jj < valid) {                                                                                    \
-                    const WT *src = w + (j0 + p * nr + jj) * k + k0;                                                 \
-                    for (size_t kk = 0; kk < kc; ++kk) panel[kk * nr + jj] = VALUE(src[kk]);                         \
-                } else {                                                                                             \
-                    for (size_t kk = 0; kk < kc; ++kk) panel[kk * nr + jj] = 0.0f;                                   \
-                }                                                                                                    \
-            }                                                                                                        \
-        }                                                                                                            \
-    }
-
-VL_DEFINE_MM_PACK(pack_f32, float, VL_MM_F32)
-VL_DEFINE_MM_PACK(pack_bf16, uint16_t, vl_bf16_value)
-VL_DEFINE_MM_PACK(pack_f16, uint16_t, vl_f16_value)
+// A panel holds NR columns of a K block, k-major: dst[p * kc * NR + kk * NR + jj] = W[j0 + p * NR + jj][k0 + kk] for
+// columns j0 + p * NR + jj < j0 + nc, else 0 (so tails in N multiply by zero and are masked at the store).
 
 // The 8 x 8 transpose of r[0..7] in place: afterwards r[q] holds element q of every input row.
 VL_AVX2 VL_INLINE void vl_transpose8_avx2(__m256 r[8]) {
@@ -99,36 +83,39 @@ VL_AVX2 VL_INLINE void vl_transpose8_avx2(__m256 r[8]) {
     }
 }
 
-// The packing of VL_DEFINE_MM_PACK for NR = 16, 8 x 8 blocks at a time through registers (the scalar loop's strided
-// reads made packing a fifth of the time at M = 256); partial panels and the last kc % 8 values go through SCALAR.
-#define VL_DEFINE_MM_PACK_AVX2(NAME, WT, LOAD8, SCALAR)                                                              \
-    VL_AVX2 static void NAME(const WT *w, size_t k, size_t j0, size_t nc, size_t k0, size_t kc, float *dst) {        \
-        for (size_t p = 0; p * 16 < nc; ++p) {                                                                       \
-            float *panel = dst + p * kc * 16;                                                                        \
-            if (nc - p * 16 < 16) {                                                                                  \
-                SCALAR(w, k, j0 + p * 16, nc - p * 16, k0, kc, 16, panel);                                           \
-                continue;                                                                                            \
-            }                                                                                                        \
-            size_t kk = 0;                                                                                           \
-            for (; kk + 8 <= kc; kk += 8) {                                                                          \
-                for (int h = 0; h < 2; ++h) {                                                                        \
+// Packs panels of any NR that is a multiple of 8 through registers: each group of 8 full
+// columns is read as 8 x 8 blocks (8 values of 8 weight rows) and transposed (the scalar loop's strided writes made
+// packing a fifth of the time at M = 256 with AVX2, and half of it with AVX-512's wider panels). The last kc % 8
+// values of a group, and the columns of a partial group, go through SCALAR.
+// W's rows are `ld` values apart (K for a weight matrix, kc for the decoded rows of a quantized one).
+#define VL_DEFINE_MM_PACK_TRANSPOSED(NAME, WT, LOAD8, SCALAR)                                                        \
+    VL_AVX2 static void NAME(const WT *w, size_t ld, size_t j0, size_t nc, size_t k0, size_t kc, size_t nr,          \
+                             float *dst) {                                                                           \
+        for (size_t p = 0; p * nr < nc; ++p) {                                                                       \
+            float *panel = dst + p * kc * nr;                                                                        \
+            const size_t valid = nc - p * nr < nr ? nc - p * nr : nr, full = valid / 8 * 8;                          \
+            for (size_t g = 0; g < full; g += 8) {                                                                   \
+                const WT *src = w + (j0 + p * nr + g) * ld + k0;                                                         \
+                size_t kk = 0;                                                                                       \
+                for (; kk + 8 <= kc; kk += 8) {                                                                      \
                     __m256 r[8];                                                                                     \
-                    for (int i = 0; i < 8; ++i) r[i] = LOAD8(w + (j0 + p * 16 + 8 * h + i) * k + k0 + kk);           \
+                    for (int i = 0; i < 8; ++i) r[i] = LOAD8(src + i * ld + kk);                                     \
                     vl_transpose8_avx2(r);                                                                           \
-                    for (int q = 0; q < 8; ++q) _mm256_storeu_ps(panel + (kk + q) * 16 + 8 * h, r[q]);               \
+                    for (int q = 0; q < 8; ++q) _mm256_storeu_ps(panel + (kk + q) * nr + g, r[q]);                   \
                 }                                                                                                    \
+                for (; kk < kc; ++kk)                                                                                \
+                    for (size_t i = 0; i < 8; ++i) panel[kk * nr + g + i] = SCALAR(src[i * ld + kk]);                \
             }                                                                                                        \
-            if (kk < kc) { /* the last kc % 8 values: a panel of their own, then copied into place */                \
-                float tail[8 * 16];                                                                                  \
-                SCALAR(w, k, j0 + p * 16, 16, k0 + kk, kc - kk, 16, tail);                                           \
-                memcpy(panel + kk * 16, tail, (kc - kk) * 16 * sizeof(float));                                       \
+            for (size_t jj = full; jj < nr; ++jj) {                                                                  \
+                const WT *src = w + (j0 + p * nr + jj) * ld + k0;                                                    \
+                for (size_t kk = 0; kk < kc; ++kk) panel[kk * nr + jj] = jj < valid ? SCALAR(src[kk]) : 0.0f;        \
             }                                                                                                        \
         }                                                                                                            \
     }
 
-VL_DEFINE_MM_PACK_AVX2(pack16_avx2_f32, float, vl_load8_f32, pack_f32)
-VL_DEFINE_MM_PACK_AVX2(pack16_avx2_bf16, uint16_t, vl_load8_bf16, pack_bf16)
-VL_DEFINE_MM_PACK_AVX2(pack16_avx2_f16, uint16_t, vl_load8_f16, pack_f16)
+VL_DEFINE_MM_PACK_TRANSPOSED(pack_transposed_f32, float, vl_load8_f32, VL_MM_F32)
+VL_DEFINE_MM_PACK_TRANSPOSED(pack_transposed_bf16, uint16_t, vl_load8_bf16, vl_bf16_value)
+VL_DEFINE_MM_PACK_TRANSPOSED(pack_transposed_f16, uint16_t, vl_load8_f16, vl_f16_value)
 
 // MARK: - AVX2 + FMA (6 x 16 tile)
 
@@ -174,7 +161,7 @@ VL_AVX2 VL_INLINE void mm_tile_avx2(const float *x, size_t ldx, const float *bp,
             const size_t nc = ne - j0 < VL_MM_NC ? ne - j0 : VL_MM_NC;                                               \
             for (size_t k0 = 0; k0 < k; k0 += VL_MM_KC) {                                                            \
                 const size_t kc = k - k0 < VL_MM_KC ? k - k0 : VL_MM_KC;                                             \
-                PACK(w, k, j0, nc, k0, kc, ws);                                                                      \
+                PACK(w, k, j0, nc, k0, kc, 16, ws);                                                                  \
                 const int first = k0 == 0, last = k0 + kc == k;                                                      \
                 for (size_t m0 = 0; m0 < rows; m0 += 6) {                                                            \
                     const int r = rows - m0 < 6 ? (int)(rows - m0) : 6;                                              \
@@ -199,9 +186,9 @@ VL_AVX2 VL_INLINE void mm_tile_avx2(const float *x, size_t ldx, const float *bp,
         }                                                                                                            \
     }
 
-VL_DEFINE_MM_AVX2(matmul_avx2_f32, float, pack16_avx2_f32)
-VL_DEFINE_MM_AVX2(matmul_avx2_bf16, uint16_t, pack16_avx2_bf16)
-VL_DEFINE_MM_AVX2(matmul_avx2_f16, uint16_t, pack16_avx2_f16)
+VL_DEFINE_MM_AVX2(matmul_avx2_f32, float, pack_transposed_f32)
+VL_DEFINE_MM_AVX2(matmul_avx2_bf16, uint16_t, pack_transposed_bf16)
+VL_DEFINE_MM_AVX2(matmul_avx2_f16, uint16_t, pack_transposed_f16)
 
 // MARK: - AVX-512 (8 x 32 tile)
 
@@ -270,9 +257,9 @@ VL_AVX512 VL_INLINE void mm_tile_avx512(const float *x, size_t ldx, const float 
         }                                                                                                            \
     }
 
-VL_DEFINE_MM_AVX512(matmul_avx512_f32, float, pack_f32)
-VL_DEFINE_MM_AVX512(matmul_avx512_bf16, uint16_t, pack_bf16)
-VL_DEFINE_MM_AVX512(matmul_avx512_f16, uint16_t, pack_f16)
+VL_DEFINE_MM_AVX512(matmul_avx512_f32, float, pack_transposed_f32)
+VL_DEFINE_MM_AVX512(matmul_avx512_bf16, uint16_t, pack_transposed_bf16)
+VL_DEFINE_MM_AVX512(matmul_avx512_f16, uint16_t, pack_transposed_f16)
 
 // MARK: - Block-quantized weights (q8, q4)
 
@@ -284,21 +271,17 @@ typedef int (*vl_decode_fn)(vl_isa, const void *, size_t, size_t, float *);
 /// The bytes of one 32-weight block: 36 for q8, 20 for q4.
 static size_t quant_block_bytes(vl_decode_fn decode) { return decode == vl_dequantize_q8 ? 36 : 20; }
 
+// Each panel's rows are decoded into the scratch past the packed block (see vl_matmul_workspace_size), then packed
+// like f32 weights.
 static void pack_quantized(vl_isa isa, vl_decode_fn decode, const uint8_t *w, size_t k, size_t j0, size_t nc,
                            size_t k0, size_t kc, size_t nr, float *dst) {
-    float row[VL_MM_KC];
     const size_t block = quant_block_bytes(decode), row_bytes = k / 32 * block;
+    float *decoded = dst + (nc + nr - 1) / nr * nr * kc;
     for (size_t p = 0; p * nr < nc; ++p) {
-        float *panel = dst + p * kc * nr;
         const size_t valid = nc - p * nr < nr ? nc - p * nr : nr;
-        for (size_t jj = 0; jj < nr; ++jj) {
-            if (jj < valid) {
-                decode(isa, w + (j0 + p * nr + jj) * row_bytes + k0 / 32 * block, 1, kc, row);
-                for (size_t kk = 0; kk < kc; ++kk) panel[kk * nr + jj] = row[kk];
-            } else {
-                for (size_t kk = 0; kk < kc; ++kk) panel[kk * nr + jj] = 0.0f;
-            }
-        }
+        for (size_t jj = 0; jj < valid; ++jj)
+            decode(isa, w + (j0 + p * nr + jj) * row_bytes + k0 / 32 * block, 1, kc, decoded + jj * kc);
+        pack_transposed_f32(decoded, kc, 0, valid, 0, kc, nr, dst + p * kc * nr);
     }
 }
 
@@ -324,15 +307,15 @@ static void matmul_scalar_quantized(vl_decode_fn decode, const float *x, size_t 
                                        size_t ne, const float *bias, float *y) {                                     \
         matmul_scalar_quantized(DECODE, x, rows, k, w, n, nb, ne, bias, y);                                          \
     }                                                                                                                \
-    static void pack16_avx2_##SUFFIX(const uint8_t *w, size_t k, size_t j0, size_t nc, size_t k0, size_t kc,         \
-                                     float *dst) {                                                                   \
-        pack_quantized(VL_ISA_AVX2, DECODE, w, k, j0, nc, k0, kc, 16, dst);                                          \
+    static void pack_avx2_##SUFFIX(const uint8_t *w, size_t k, size_t j0, size_t nc, size_t k0, size_t kc,           \
+                                   size_t nr, float *dst) {                                                          \
+        pack_quantized(VL_ISA_AVX2, DECODE, w, k, j0, nc, k0, kc, nr, dst);                                          \
     }                                                                                                                \
     static void pack_avx512_##SUFFIX(const uint8_t *w, size_t k, size_t j0, size_t nc, size_t k0, size_t kc,         \
                                      size_t nr, float *dst) {                                                        \
         pack_quantized(VL_ISA_AVX512, DECODE, w, k, j0, nc, k0, kc, nr, dst);                                        \
     }                                                                                                                \
-    VL_DEFINE_MM_AVX2(matmul_avx2_##SUFFIX, uint8_t, pack16_avx2_##SUFFIX)                                           \
+    VL_DEFINE_MM_AVX2(matmul_avx2_##SUFFIX, uint8_t, pack_avx2_##SUFFIX)                                         \
     VL_DEFINE_MM_AVX512(matmul_avx512_##SUFFIX, uint8_t, pack_avx512_##SUFFIX)
 
 VL_DEFINE_MM_QUANTIZED(q8, vl_dequantize_q8)
