@@ -1,8 +1,8 @@
 // Norms, activations, softmax and rotary embedding (see vl_elementwise.h for formulas and the determinism contract).
 //
 // Every ISA computes every result with the same operations in the same order: reductions use 16 lanes (k % 16) and
-// the halving tree of vl_kernels.h, element-wise steps are single IEEE operations, and libm functions are called one
-// element at a time everywhere. Contraction is switched off below so the compiler cannot fuse a multiply and an add
+// the halving tree of vl_kernels.h, element-wise steps are single IEEE operations, and exp and erf are fixed
+// sequences of them (vl_exp, vl_gelu_erf) repeated lane by lane. Contraction is switched off below so the compiler cannot fuse a multiply and an add
 // in one ISA's code but not in another's; fused multiply-adds appear only where written (fmaf / fmadd).
 #pragma STDC FP_CONTRACT OFF
 
@@ -90,10 +90,33 @@ static inline float vl_gelu_tanh(float x) {
 
 static inline float vl_quick_gelu(float x) { return x / (1.0f + vl_exp_scalar(VL_QUICK_GELU_SCALE * x)); }
 
+// Exact GELU 0.5 x (1 + erf(x / sqrt 2)) with erf by Abramowitz & Stegun 7.1.26 (|error| <= 1.5e-7, the formula
+// PyTorch's vectorised CPU erf uses): for a = |z|, 1 - erf(a) = q = t (A1 + t (A2 + t (A3 + t (A4 + t A5)))) e^(-a^2)
+// with t = 1 / (1 + P a). Then 1 + erf(z) is q for z < 0 and 2 - q otherwise, so negative inputs never cancel.
+#define VL_ERF_SQRT_HALF 0.70710678118654752440f
+#define VL_ERF_P 0.3275911f
+#define VL_ERF_A1 0.254829592f
+#define VL_ERF_A2 -0.284496736f
+#define VL_ERF_A3 1.421413741f
+#define VL_ERF_A4 -1.453152027f
+#define VL_ERF_A5 1.061405429f
+
+static inline float vl_gelu_erf(float x) {
+    const float z = x * VL_ERF_SQRT_HALF, a = fabsf(z);
+    const float t = 1.0f / fmaf(VL_ERF_P, a, 1.0f);
+    float r = fmaf(VL_ERF_A5, t, VL_ERF_A4);
+    r = fmaf(r, t, VL_ERF_A3);
+    r = fmaf(r, t, VL_ERF_A2);
+    r = fmaf(r, t, VL_ERF_A1);
+    const float q = (r * t) * vl_exp_scalar(-(a * a));
+    const float one_plus_erf = z < 0.0f ? q : 2.0f - q;
+    return (0.5f * x) * one_plus_erf;
+}
+
 static float vl_activation_value(vl_activation act, float x) {
     switch (act) {
     case VL_ACT_SILU: return vl_silu(x);
-    case VL_ACT_GELU_ERF: return 0.5f * x * (1.0f + erff(x * 0.70710678118654752440f));  // libm on every ISA
+    case VL_ACT_GELU_ERF: return vl_gelu_erf(x);
     case VL_ACT_GELU_TANH: return vl_gelu_tanh(x);
     case VL_ACT_QUICK_GELU: return vl_quick_gelu(x);
     }
@@ -235,6 +258,22 @@ VL_AVX2 VL_INLINE __m256 vl_quick_gelu_avx2(__m256 x) {
     return _mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.0f), e));
 }
 
+VL_AVX2 VL_INLINE __m256 vl_gelu_erf_avx2(__m256 x) {
+    const __m256 z = _mm256_mul_ps(x, _mm256_set1_ps(VL_ERF_SQRT_HALF));
+    const __m256 a = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), z);
+    const __m256 one = _mm256_set1_ps(1.0f);
+    const __m256 t = _mm256_div_ps(one, _mm256_fmadd_ps(_mm256_set1_ps(VL_ERF_P), a, one));
+    __m256 r = _mm256_fmadd_ps(_mm256_set1_ps(VL_ERF_A5), t, _mm256_set1_ps(VL_ERF_A4));
+    r = _mm256_fmadd_ps(r, t, _mm256_set1_ps(VL_ERF_A3));
+    r = _mm256_fmadd_ps(r, t, _mm256_set1_ps(VL_ERF_A2));
+    r = _mm256_fmadd_ps(r, t, _mm256_set1_ps(VL_ERF_A1));
+    const __m256 e = vl_exp_avx2(_mm256_xor_ps(_mm256_mul_ps(a, a), _mm256_set1_ps(-0.0f)));
+    const __m256 q = _mm256_mul_ps(_mm256_mul_ps(r, t), e);
+    const __m256 negative = _mm256_cmp_ps(z, _mm256_setzero_ps(), _CMP_LT_OQ);
+    const __m256 one_plus_erf = _mm256_blendv_ps(_mm256_sub_ps(_mm256_set1_ps(2.0f), q), q, negative);
+    return _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), x), one_plus_erf);
+}
+
 // out[i] = F(x[i]) for the vector form F and scalar form SCALAR_F.
 #define VL_MAP_AVX2(F, SCALAR_F)                                                                                     \
     do {                                                                                                             \
@@ -248,7 +287,7 @@ VL_AVX2 static void activate_avx2(vl_activation act, const float *x, float *out,
     case VL_ACT_SILU: VL_MAP_AVX2(vl_silu_avx2, vl_silu); break;
     case VL_ACT_GELU_TANH: VL_MAP_AVX2(vl_gelu_tanh_avx2, vl_gelu_tanh); break;
     case VL_ACT_QUICK_GELU: VL_MAP_AVX2(vl_quick_gelu_avx2, vl_quick_gelu); break;
-    case VL_ACT_GELU_ERF: for (size_t i = 0; i < n; ++i) out[i] = vl_activation_value(act, x[i]); break;
+    case VL_ACT_GELU_ERF: VL_MAP_AVX2(vl_gelu_erf_avx2, vl_gelu_erf); break;
     }
 }
 

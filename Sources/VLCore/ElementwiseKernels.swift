@@ -1,8 +1,8 @@
 import CVLKernels
 
 // Swift face of `vl_elementwise.h`: norms, activations, SwiGLU, softmax and rotate-half rotary embedding, fp32.
-// Formulas: qwen-architecture.md §1. Every ISA gives bit-identical results (fixed 16-lane reduction order, libm for
-// exp / erf / tanh on every level); see the C header for the details.
+// Formulas: qwen-architecture.md §1. Every ISA gives bit-identical results (fixed 16-lane reduction order, exp and erf
+// as fixed sequences of IEEE operations on every level); see the C header for the details.
 
 extension Kernels {
     /// How `rmsNorm` applies its weight to `y = x / sqrt(mean(x²) + eps)` (qwen-architecture.md §1.2).
@@ -23,7 +23,7 @@ extension Kernels {
         }
     }
 
-    /// An element-wise activation (qwen-architecture.md §1.1), computed in fp32 with libm.
+    /// An element-wise activation (qwen-architecture.md §1.1), computed in fp32.
     public enum Activation: Sendable, CaseIterable {
         /// `x * sigmoid(x)`.
         case silu

@@ -2,9 +2,9 @@
 // and rotate-half rotary embedding. fp32 in and out. ISA-neutral like vl_kernels.h: every kernel takes a vl_isa,
 // lowered with vl_isa_supported, and never allocates. Formulas: qwen-architecture.md §1.
 //
-// What is vectorised: everything but exact GELU. Exponentials (softmax, SiLU, SwiGLU, quick GELU, GELU-tanh, and
+// What is vectorised: everything. Exponentials (softmax, SiLU, SwiGLU, quick GELU, GELU-tanh, exact GELU's erf and
 // attention's) use vl_exp's fixed sequence of IEEE operations (see vl_exp below), the same in every ISA, so the
-// vector forms give the scalar reference's bits; exact GELU calls libm's erff one element at a time on every ISA.
+// vector forms give the scalar reference's bits.
 //
 // Determinism. Every reduction over a row uses the order of vl_kernels.h: 16 lanes (element k goes to lane k % 16,
 // sums of squares as fused multiply-adds), then the fixed halving tree. The scalar reference follows that order, no
@@ -51,7 +51,8 @@ void vl_exp(vl_isa isa, const float *x, float *out, size_t n);
 typedef enum vl_activation {
     /// x / (1 + exp(-x)).
     VL_ACT_SILU = 0,
-    /// Exact GELU (nn.GELU()): 0.5 x (1 + erff(x / sqrt 2)), libm's erff.
+    /// Exact GELU (nn.GELU()): 0.5 x (1 + erf(x / sqrt 2)), erf by Abramowitz & Stegun 7.1.26 (absolute error
+    /// at most 1.5e-7, as PyTorch's vectorised CPU erf), written so that negative inputs do not cancel.
     VL_ACT_GELU_ERF = 1,
     /// gelu_pytorch_tanh: 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x³))), computed as the equal
     /// x / (1 + exp(-2 sqrt(2 / pi) (x + 0.044715 x³))), which cannot cancel.
