@@ -1,4 +1,5 @@
-// Matrix multiply Y[m][n] = sum_k X[m][k] * W[n][k] (+ bias[n]), F32 and BF16 weights, over a column range.
+// Matrix multiply Y[m][n] = sum_k X[m][k] * W[n][k] (+ bias[n]), F32, BF16 and F16 weights, over a column range
+// (q8 / q4 weights: vl_matmul_quant.c).
 //
 // Order of every element's sum (see vl_matmul.h): sequential over k with fused multiply-adds from +0, then the bias
 // added once. The fast variants block the loops GotoBLAS-style but keep that order exactly:
@@ -12,7 +13,6 @@
 // The tile shape is AVX2 6 x 16 (12 ymm accumulators) and AVX-512 8 x 32 (16 zmm accumulators); tails in M use a
 // smaller tile, tails in N are zero-padded in the panel and masked at load and store, tails in K are just shorter.
 #include "vl_matmul.h"
-#include "vl_quant.h"
 #include "vl_simd.h"
 
 #include <immintrin.h>
@@ -28,13 +28,11 @@
 #define VL_MM_NC 128
 #endif
 
-// The packed block (KC x NC floats, NC rounded up to a whole panel), then room for one panel's rows decoded from q8 /
-// q4 (32 x KC floats).
 size_t vl_matmul_workspace_size(size_t k, size_t n_count) {
     const size_t kc = k < VL_MM_KC ? k : VL_MM_KC;
     size_t nc = n_count < VL_MM_NC ? n_count : VL_MM_NC;
     nc = (nc + 31) / 32 * 32;
-    return kc * (nc + 32) * sizeof(float);
+    return kc * nc * sizeof(float);
 }
 
 #define VL_MM_F32(v) (v)
@@ -87,27 +85,26 @@ VL_AVX2 VL_INLINE void vl_transpose8_avx2(__m256 r[8]) {
 // columns is read as 8 x 8 blocks (8 values of 8 weight rows) and transposed (the scalar loop's strided writes made
 // packing a fifth of the time at M = 256 with AVX2, and half of it with AVX-512's wider panels). The last kc % 8
 // values of a group, and the columns of a partial group, go through SCALAR.
-// W's rows are `ld` values apart (K for a weight matrix, kc for the decoded rows of a quantized one).
 #define VL_DEFINE_MM_PACK_TRANSPOSED(NAME, WT, LOAD8, SCALAR)                                                        \
-    VL_AVX2 static void NAME(const WT *w, size_t ld, size_t j0, size_t nc, size_t k0, size_t kc, size_t nr,          \
+    VL_AVX2 static void NAME(const WT *w, size_t k, size_t j0, size_t nc, size_t k0, size_t kc, size_t nr,           \
                              float *dst) {                                                                           \
         for (size_t p = 0; p * nr < nc; ++p) {                                                                       \
             float *panel = dst + p * kc * nr;                                                                        \
             const size_t valid = nc - p * nr < nr ? nc - p * nr : nr, full = valid / 8 * 8;                          \
             for (size_t g = 0; g < full; g += 8) {                                                                   \
-                const WT *src = w + (j0 + p * nr + g) * ld + k0;                                                         \
+                const WT *src = w + (j0 + p * nr + g) * k + k0;                                                      \
                 size_t kk = 0;                                                                                       \
                 for (; kk + 8 <= kc; kk += 8) {                                                                      \
                     __m256 r[8];                                                                                     \
-                    for (int i = 0; i < 8; ++i) r[i] = LOAD8(src + i * ld + kk);                                     \
+                    for (int i = 0; i < 8; ++i) r[i] = LOAD8(src + i * k + kk);                                      \
                     vl_transpose8_avx2(r);                                                                           \
                     for (int q = 0; q < 8; ++q) _mm256_storeu_ps(panel + (kk + q) * nr + g, r[q]);                   \
                 }                                                                                                    \
                 for (; kk < kc; ++kk)                                                                                \
-                    for (size_t i = 0; i < 8; ++i) panel[kk * nr + g + i] = SCALAR(src[i * ld + kk]);                \
+                    for (size_t i = 0; i < 8; ++i) panel[kk * nr + g + i] = SCALAR(src[i * k + kk]);                 \
             }                                                                                                        \
             for (size_t jj = full; jj < nr; ++jj) {                                                                  \
-                const WT *src = w + (j0 + p * nr + jj) * ld + k0;                                                    \
+                const WT *src = w + (j0 + p * nr + jj) * k + k0;                                                     \
                 for (size_t kk = 0; kk < kc; ++kk) panel[kk * nr + jj] = jj < valid ? SCALAR(src[kk]) : 0.0f;        \
             }                                                                                                        \
         }                                                                                                            \
@@ -196,10 +193,7 @@ VL_DEFINE_MM_AVX2(matmul_avx2_f16, uint16_t, pack_transposed_f16)
 VL_AVX512 VL_INLINE void mm_tile_avx512(const float *x, size_t ldx, const float *bp, size_t kc, float *y, size_t ldy,
                                         const int R, __mmask16 m0, __mmask16 m1, int first, const float *bias) {
     __m512 c0[8], c1[8];
-    for (int i = 0; i < R; ++i) {
-        c0[i] = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m0, y + i * ldy);
-        c1[i] = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m1, y + i * ldy + 16);
-    }
+    vl_tile32_begin(c0, c1, R, y, ldy, m0, m1, first);
     for (size_t kk = 0; kk < kc; ++kk) {
         const __m512 b0 = _mm512_loadu_ps(bp + kk * 32), b1 = _mm512_loadu_ps(bp + kk * 32 + 16);
         for (int i = 0; i < R; ++i) {
@@ -208,17 +202,7 @@ VL_AVX512 VL_INLINE void mm_tile_avx512(const float *x, size_t ldx, const float 
             c1[i] = _mm512_fmadd_ps(a, b1, c1[i]);
         }
     }
-    if (bias) {
-        const __m512 bias0 = _mm512_maskz_loadu_ps(m0, bias), bias1 = _mm512_maskz_loadu_ps(m1, bias + 16);
-        for (int i = 0; i < R; ++i) {
-            c0[i] = _mm512_add_ps(c0[i], bias0);
-            c1[i] = _mm512_add_ps(c1[i], bias1);
-        }
-    }
-    for (int i = 0; i < R; ++i) {
-        _mm512_mask_storeu_ps(y + i * ldy, m0, c0[i]);
-        _mm512_mask_storeu_ps(y + i * ldy + 16, m1, c1[i]);
-    }
+    vl_tile32_end(c0, c1, R, y, ldy, m0, m1, bias);
 }
 
 #define VL_DEFINE_MM_AVX512(NAME, WT, PACK)                                                                          \
@@ -261,66 +245,6 @@ VL_DEFINE_MM_AVX512(matmul_avx512_f32, float, pack_transposed_f32)
 VL_DEFINE_MM_AVX512(matmul_avx512_bf16, uint16_t, pack_transposed_bf16)
 VL_DEFINE_MM_AVX512(matmul_avx512_f16, uint16_t, pack_transposed_f16)
 
-// MARK: - Block-quantized weights (q8, q4)
-
-// A q8 / q4 matrix multiplies as the f32 matrix its blocks decode to: panels are packed from decoded K blocks (KC is
-// a multiple of the 32-weight block), and the scalar reference decodes one block at a time, so every ISA equals
-// vl_matmul_f32 on vl_dequantize_q8 / _q4's matrix bit for bit.
-typedef int (*vl_decode_fn)(vl_isa, const void *, size_t, size_t, float *);
-
-/// The bytes of one 32-weight block: 36 for q8, 20 for q4.
-static size_t quant_block_bytes(vl_decode_fn decode) { return decode == vl_dequantize_q8 ? 36 : 20; }
-
-// Each panel's rows are decoded into the scratch past the packed block (see vl_matmul_workspace_size), then packed
-// like f32 weights.
-static void pack_quantized(vl_isa isa, vl_decode_fn decode, const uint8_t *w, size_t k, size_t j0, size_t nc,
-                           size_t k0, size_t kc, size_t nr, float *dst) {
-    const size_t block = quant_block_bytes(decode), row_bytes = k / 32 * block;
-    float *decoded = dst + (nc + nr - 1) / nr * nr * kc;
-    for (size_t p = 0; p * nr < nc; ++p) {
-        const size_t valid = nc - p * nr < nr ? nc - p * nr : nr;
-        for (size_t jj = 0; jj < valid; ++jj)
-            decode(isa, w + (j0 + p * nr + jj) * row_bytes + k0 / 32 * block, 1, kc, decoded + jj * kc);
-        pack_transposed_f32(decoded, kc, 0, valid, 0, kc, nr, dst + p * kc * nr);
-    }
-}
-
-static void matmul_scalar_quantized(vl_decode_fn decode, const float *x, size_t rows, size_t k, const uint8_t *w,
-                                    size_t n, size_t nb, size_t ne, const float *bias, float *y) {
-    const size_t block = quant_block_bytes(decode), row_bytes = k / 32 * block;
-    float values[32];
-    for (size_t m = 0; m < rows; ++m) {
-        const float *xr = x + m * k;
-        for (size_t j = nb; j < ne; ++j) {
-            float s = 0.0f;
-            for (size_t b = 0; b < k / 32; ++b) {
-                decode(VL_ISA_SCALAR, w + j * row_bytes + b * block, 1, 32, values);
-                for (size_t i = 0; i < 32; ++i) s = fmaf(xr[b * 32 + i], values[i], s);
-            }
-            y[m * n + j] = bias ? s + bias[j] : s;
-        }
-    }
-}
-
-#define VL_DEFINE_MM_QUANTIZED(SUFFIX, DECODE)                                                                       \
-    static void matmul_scalar_##SUFFIX(const float *x, size_t rows, size_t k, const uint8_t *w, size_t n, size_t nb, \
-                                       size_t ne, const float *bias, float *y) {                                     \
-        matmul_scalar_quantized(DECODE, x, rows, k, w, n, nb, ne, bias, y);                                          \
-    }                                                                                                                \
-    static void pack_avx2_##SUFFIX(const uint8_t *w, size_t k, size_t j0, size_t nc, size_t k0, size_t kc,           \
-                                   size_t nr, float *dst) {                                                          \
-        pack_quantized(VL_ISA_AVX2, DECODE, w, k, j0, nc, k0, kc, nr, dst);                                          \
-    }                                                                                                                \
-    static void pack_avx512_##SUFFIX(const uint8_t *w, size_t k, size_t j0, size_t nc, size_t k0, size_t kc,         \
-                                     size_t nr, float *dst) {                                                        \
-        pack_quantized(VL_ISA_AVX512, DECODE, w, k, j0, nc, k0, kc, nr, dst);                                        \
-    }                                                                                                                \
-    VL_DEFINE_MM_AVX2(matmul_avx2_##SUFFIX, uint8_t, pack_avx2_##SUFFIX)                                         \
-    VL_DEFINE_MM_AVX512(matmul_avx512_##SUFFIX, uint8_t, pack_avx512_##SUFFIX)
-
-VL_DEFINE_MM_QUANTIZED(q8, vl_dequantize_q8)
-VL_DEFINE_MM_QUANTIZED(q4, vl_dequantize_q4)
-
 // MARK: - Dispatch
 
 // K = 0: every element is the empty sum +0 (plus the bias), the same for every isa.
@@ -331,7 +255,7 @@ static void matmul_empty(size_t rows, size_t n, size_t nb, size_t ne, const floa
 
 // The public entry point for weights of element type WT: empty cases, then the best supported isa.
 #define VL_DEFINE_MM_DISPATCH(NAME, WT, SUFFIX)                                                                      \
-    void NAME(vl_isa isa, const float *x, size_t rows, size_t k, const WT *w, size_t n, size_t n_begin,             \
+    void NAME(vl_isa isa, const float *x, size_t rows, size_t k, const WT *w, size_t n, size_t n_begin,              \
               size_t n_end, const float *bias, float *y, void *workspace) {                                          \
         if (rows == 0 || n_begin >= n_end) return;                                                                   \
         if (k == 0) {                                                                                                \
@@ -348,15 +272,3 @@ static void matmul_empty(size_t rows, size_t n, size_t nb, size_t ne, const floa
 VL_DEFINE_MM_DISPATCH(vl_matmul_f32, float, f32)
 VL_DEFINE_MM_DISPATCH(vl_matmul_bf16, uint16_t, bf16)
 VL_DEFINE_MM_DISPATCH(vl_matmul_f16, uint16_t, f16)
-static VL_DEFINE_MM_DISPATCH(vl_matmul_q8_typed, uint8_t, q8)
-static VL_DEFINE_MM_DISPATCH(vl_matmul_q4_typed, uint8_t, q4)
-
-void vl_matmul_q8(vl_isa isa, const float *x, size_t rows, size_t k, const void *w, size_t n, size_t n_begin,
-                  size_t n_end, const float *bias, float *y, void *workspace) {
-    vl_matmul_q8_typed(isa, x, rows, k, (const uint8_t *)w, n, n_begin, n_end, bias, y, workspace);
-}
-
-void vl_matmul_q4(vl_isa isa, const float *x, size_t rows, size_t k, const void *w, size_t n, size_t n_begin,
-                  size_t n_end, const float *bias, float *y, void *workspace) {
-    vl_matmul_q4_typed(isa, x, rows, k, (const uint8_t *)w, n, n_begin, n_end, bias, y, workspace);
-}

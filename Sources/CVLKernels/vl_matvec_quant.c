@@ -9,39 +9,14 @@
 // AVX512_VNNI the lane sums come from vpdpbusd, two outputs per zmm (see its section); AVX-512 machines without VNNI
 // run the AVX2 code.
 #include "vl_quant.h"
+#include "vl_quant_blocks.h"
 #include "vl_simd.h"
 
-#include <cpuid.h>
 #include <immintrin.h>
 #include <math.h>
-#include <stdatomic.h>
 #include <string.h>
 
-
-enum { VL_FMT_Q8 = 0, VL_FMT_Q4 = 1 };
-
-static inline size_t vl_block_bytes(int fmt) { return fmt == VL_FMT_Q8 ? VL_Q8_BLOCK_BYTES : VL_Q4_BLOCK_BYTES; }
-
-static inline float vl_block_scale(const unsigned char *blk) {
-    float d;
-    memcpy(&d, blk, 4);
-    return d;
-}
-
 // MARK: - Scalar reference
-
-// The 32 signed values of a weight block.
-static inline void vl_block_values(int fmt, const unsigned char *blk, int q[VL_QBLOCK]) {
-    for (int j = 0; j < 16; ++j) {
-        if (fmt == VL_FMT_Q8) {
-            q[j] = (int8_t)blk[4 + j];
-            q[j + 16] = (int8_t)blk[20 + j];
-        } else {
-            q[j] = (blk[4 + j] & 15) - 8;
-            q[j + 16] = (blk[4 + j] >> 4) - 8;
-        }
-    }
-}
 
 static void matvec_scalar(int fmt, const unsigned char *w, size_t cols, size_t rb, size_t re, const unsigned char *xq,
                           size_t batch, float *y, size_t ys) {
@@ -66,14 +41,6 @@ static void matvec_scalar(int fmt, const unsigned char *w, size_t cols, size_t r
 }
 
 // MARK: - AVX2 + FMA
-
-// The 32 signed weights of a block as int8 lanes in order.
-VL_AVX2 VL_INLINE __m256i vl_block_ints_avx2(int fmt, const unsigned char *blk) {
-    if (fmt == VL_FMT_Q8) return _mm256_loadu_si256((const __m256i *)(blk + 4));
-    const __m128i raw = _mm_loadu_si128((const __m128i *)(blk + 4)), mask = _mm_set1_epi8(15);
-    const __m256i nibbles = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(raw, 4), mask), _mm_and_si128(raw, mask));
-    return _mm256_sub_epi8(nibbles, _mm256_set1_epi8(8));
-}
 
 // The 8 lane sums of 4 products of a block, as floats: |w| * (x with w's sign), pairs, then quads.
 VL_AVX2 VL_INLINE __m256 vl_lane_sums_avx2(__m256i w_abs, __m256i w, const unsigned char *xb) {
@@ -145,21 +112,6 @@ VL_DEFINE_CHUNKED_DRIVER(matvec_avx2_q4, VL_AVX2, unsigned char, unsigned char, 
 // A zmm holds two outputs, one in lanes 0..7 and one in lanes 8..15, each in the 8-lane order: for one vector the
 // pair is two rows (the input block broadcast to both halves), for several vectors it is one row times two vectors
 // (the weight block broadcast), so no lane is wasted in either case.
-#define VL_AVX512_VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
-
-// Whether the CPU has AVX512_VNNI (cpuid 7.0 ECX bit 11); the AVX-512 level does not imply it (Skylake-X lacks it),
-// and those machines run the AVX2 code. Cached: -1 until asked.
-static _Atomic int vl_cached_vnni = -1;
-static int vl_has_avx512_vnni(void) {
-    int has = atomic_load_explicit(&vl_cached_vnni, memory_order_relaxed);
-    if (has < 0) {
-        unsigned a = 0, b = 0, c = 0, d = 0;
-        has = __get_cpuid_count(7, 0, &a, &b, &c, &d) ? (int)((c >> 11) & 1) : 0;
-        atomic_store_explicit(&vl_cached_vnni, has, memory_order_relaxed);
-    }
-    return has;
-}
-
 // The 32 offset weights of the blocks at a (lanes 0..31) and b (lanes 32..63), as bytes in order t = 0..31.
 VL_AVX512_VNNI VL_INLINE __m512i vl_offset_pair(int fmt, const unsigned char *a, const unsigned char *b) {
     if (fmt == VL_FMT_Q8) {

@@ -1,5 +1,7 @@
-// Machine-limit probes for the benchmarks: a streaming read (bandwidth) and independent FMA chains (peak flops).
+// Machine-limit probes for the benchmarks: a streaming read (bandwidth), independent FMA chains (peak flops) and
+// independent int8 dot-product chains (peak integer operations).
 #include "vl_kernels.h"
+#include "vl_quant_blocks.h"
 #include "vl_simd.h"
 
 #include <immintrin.h>
@@ -110,4 +112,22 @@ double vl_probe_fma_peak(vl_isa isa, size_t iterations) {
     case VL_ISA_AVX2: return fma_avx2(iterations);
     default: return fma_scalar(iterations);
     }
+}
+
+// MARK: - int8 peak (12 independent vpdpbusd chains, as the FMA probe)
+
+VL_AVX512_VNNI static double int8_avx512(size_t iterations) {
+    __m512i a[12];
+    for (int j = 0; j < 12; ++j) a[j] = _mm512_set1_epi32(j);
+    const __m512i u = _mm512_set1_epi8(3), v = _mm512_set1_epi8(-2);
+    for (size_t i = 0; i < iterations; ++i)
+        for (int j = 0; j < 12; ++j) a[j] = _mm512_dpbusd_epi32(a[j], u, v);
+    __m512i s = a[0];
+    for (int j = 1; j < 12; ++j) s = _mm512_add_epi32(s, a[j]);
+    vl_probe_sink = (float)_mm512_reduce_add_epi32(s);
+    return (double)iterations * 12 * 64 * 2;
+}
+
+double vl_probe_int8_peak(vl_isa isa, size_t iterations) {
+    return vl_isa_supported(isa) == VL_ISA_AVX512 && vl_has_avx512_vnni() ? int8_avx512(iterations) : 0;
 }

@@ -163,6 +163,32 @@ VL_AVX512 VL_INLINE float vl_reduce_avx512(__m512 s) {
 /// The mask of the first `rem` (< 16) lanes.
 VL_AVX512 VL_INLINE __mmask16 vl_mask16(size_t rem) { return (__mmask16)((1u << rem) - 1u); }
 
+// The register tile of the AVX-512 matrix multiplies: R rows (compile-time after inlining) of 32 float accumulators,
+// c0 for columns 0..15 (mask m0) and c1 for 16..31 (mask m1), for the tile of Y at y with row stride ldy.
+/// Starts the tile at zero (the first K block) or from Y (a later one, which continues the sums stored there).
+VL_AVX512 VL_INLINE void vl_tile32_begin(__m512 *c0, __m512 *c1, const int R, const float *y, size_t ldy,
+                                         __mmask16 m0, __mmask16 m1, int first) {
+    for (int i = 0; i < R; ++i) {
+        c0[i] = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m0, y + i * ldy);
+        c1[i] = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(m1, y + i * ldy + 16);
+    }
+}
+/// Adds the tile's 32 biases (NULL: none, as before the last K block) and stores the tile to Y.
+VL_AVX512 VL_INLINE void vl_tile32_end(__m512 *c0, __m512 *c1, const int R, float *y, size_t ldy, __mmask16 m0,
+                                       __mmask16 m1, const float *bias) {
+    if (bias) {
+        const __m512 bias0 = _mm512_maskz_loadu_ps(m0, bias), bias1 = _mm512_maskz_loadu_ps(m1, bias + 16);
+        for (int i = 0; i < R; ++i) {
+            c0[i] = _mm512_add_ps(c0[i], bias0);
+            c1[i] = _mm512_add_ps(c1[i], bias1);
+        }
+    }
+    for (int i = 0; i < R; ++i) {
+        _mm512_mask_storeu_ps(y + i * ldy, m0, c0[i]);
+        _mm512_mask_storeu_ps(y + i * ldy + 16, m1, c1[i]);
+    }
+}
+
 // Columns per chunk when several batch groups share a row block: the inputs of a pass (VL_PASS_GROUPS * GROUP
 // vectors of VL_MATVEC_CHUNK columns, 9 KB for 9 float vectors) then stay in L1 next to the weights, instead of
 // streaming from L2 once per group. A multiple of 32, so chunk boundaries split neither the 16 lanes of the float

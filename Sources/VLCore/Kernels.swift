@@ -155,4 +155,11 @@ public enum Kernels {
         return vl_probe_fma_peak(isa.cValue, iterations)
     }
 
+    /// Runs independent int8 dot-product chains (AVX512_VNNI); returns the integer operations done, or 0 on a CPU
+    /// without them.
+    public static func probeInt8Peak(iterations: Int, isa: InstructionSet = .active) -> Double {
+        precondition(iterations >= 0, "iterations must not be negative")
+        return vl_probe_int8_peak(isa.cValue, iterations)
+    }
+
 }

@@ -45,31 +45,71 @@ extension Kernels {
 }
 
 extension QuantizedMatrix {
-    /// The matrix multiply with this matrix as the weights (`[rows, cols]` = `[n, k]`): `outputs[i * rows + j] =
-    /// Σ_kk inputs[i * cols + kk] * W[j][kk] (+ bias[j])` for `i < m`, `j` in `columns`, in the order of
-    /// `Kernels.matmul`. bf16 and f16 weights are used as stored; q8 and q4 weights as the values `dequantized()`
-    /// gives, with fp32 inputs (no input quantization, unlike `matvec`), so prefill keeps full-precision activations.
+    /// Bytes of workspace `multiply` needs for a range of `columnCount` output columns.
+    public func multiplyWorkspaceSize(columnCount: Int) -> Int {
+        precondition(columnCount >= 0, "negative column count")
+        return format.isBlockQuantized
+            ? vl_matmul_quant_workspace_size(cols, columnCount) : vl_matmul_workspace_size(cols, columnCount)
+    }
+
+    /// The matrix multiply with this matrix as the weights (`[rows, cols]` = `[n, k]`), bf16 or f16:
+    /// `outputs[i * rows + j] = Σ_kk inputs[i * cols + kk] * W[j][kk] (+ bias[j])` for `i < m`, `j` in `columns`, in
+    /// the order of `Kernels.matmul`, with the fp32 inputs as they are.
     ///
     /// Disjoint column ranges can run on different threads, each with its own `workspace` of at least
-    /// `Kernels.matmulWorkspaceSize(k: cols, columnCount: columns.count)` bytes.
+    /// `multiplyWorkspaceSize(columnCount: columns.count)` bytes.
+    ///
+    /// - Precondition: the format is bf16 or f16 (q8 / q4 weights take prepared inputs).
     public func multiply(
         inputs: UnsafePointer<Float>, m: Int, columns: Range<Int>, bias: UnsafePointer<Float>?,
         outputs: UnsafeMutablePointer<Float>, workspace: UnsafeMutableRawBufferPointer, isa: InstructionSet = .active
     ) {
-        precondition(m >= 0 && columns.lowerBound >= 0 && columns.upperBound <= rows, "columns outside the matrix")
-        precondition(
-            workspace.count >= Kernels.matmulWorkspaceSize(k: cols, columnCount: columns.count),
-            "workspace is smaller than required")
+        precondition(!format.isBlockQuantized, "\(format) weights multiply prepared (q8) inputs")
+        checkMultiply(m: m, columns: columns, workspace: workspace)
         withUnsafeBytes { raw in
-            let w = raw.baseAddress!
+            let halves = raw.baseAddress!.assumingMemoryBound(to: UInt16.self)
             let (isa, begin, end, space) = (isa.cValue, columns.lowerBound, columns.upperBound, workspace.baseAddress)
-            let halves = w.assumingMemoryBound(to: UInt16.self)
-            switch format {
-            case .bf16: vl_matmul_bf16(isa, inputs, m, cols, halves, rows, begin, end, bias, outputs, space)
-            case .f16: vl_matmul_f16(isa, inputs, m, cols, halves, rows, begin, end, bias, outputs, space)
-            case .q8: vl_matmul_q8(isa, inputs, m, cols, w, rows, begin, end, bias, outputs, space)
-            case .q4: vl_matmul_q4(isa, inputs, m, cols, w, rows, begin, end, bias, outputs, space)
+            if format == .bf16 {
+                vl_matmul_bf16(isa, inputs, m, cols, halves, rows, begin, end, bias, outputs, space)
+            } else {
+                vl_matmul_f16(isa, inputs, m, cols, halves, rows, begin, end, bias, outputs, space)
             }
         }
+    }
+
+    /// The matrix multiply with this matrix as the weights, q8 or q4: `outputs[i * rows + j] = Σ_kk x_i[kk] *
+    /// W[j][kk] (+ bias[j])` for the `inputs.batch` rows `x_i` of `inputs` (quantized to q8) and `j` in `columns`, in
+    /// integers, in the order of `vl_matmul_q8` (`vl_matmul.h`), as llama.cpp multiplies Q8_0 / Q4_0 matrices.
+    ///
+    /// Disjoint column ranges can run on different threads with the same `inputs`, each with its own `workspace` as
+    /// above.
+    ///
+    /// - Precondition: the format is q8 or q4, and `inputs` was prepared for it and this matrix's column count.
+    public func multiply(
+        inputs: ProductInputs, columns: Range<Int>, bias: UnsafePointer<Float>?, outputs: UnsafeMutablePointer<Float>,
+        workspace: UnsafeMutableRawBufferPointer, isa: InstructionSet = .active
+    ) {
+        precondition(
+            format.isBlockQuantized && inputs.isQuantized && inputs.cols == cols, "inputs not prepared for \(format)")
+        checkMultiply(m: inputs.batch, columns: columns, workspace: workspace)
+        withUnsafeBytes { raw in
+            inputs.storage.withUnsafeBytes { prepared in
+                guard let w = raw.baseAddress, let x = prepared.baseAddress else { return }
+                let (isa, begin, end, space) = (
+                    isa.cValue, columns.lowerBound, columns.upperBound, workspace.baseAddress
+                )
+                if format == .q8 {
+                    vl_matmul_q8(isa, x, inputs.batch, cols, w, rows, begin, end, bias, outputs, space)
+                } else {
+                    vl_matmul_q4(isa, x, inputs.batch, cols, w, rows, begin, end, bias, outputs, space)
+                }
+            }
+        }
+    }
+
+    private func checkMultiply(m: Int, columns: Range<Int>, workspace: UnsafeMutableRawBufferPointer) {
+        precondition(m >= 0 && columns.lowerBound >= 0 && columns.upperBound <= rows, "columns outside the matrix")
+        precondition(
+            workspace.count >= multiplyWorkspaceSize(columnCount: columns.count), "workspace is smaller than required")
     }
 }

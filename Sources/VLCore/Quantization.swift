@@ -6,7 +6,7 @@ import CVLKernels
 /// binary32 scale followed by its values. `q8`: 36 bytes per block (`d = max|w| / 127`, int8 values). `q4`: 20 bytes
 /// per block (`d = max|w| / 7`, values −7…7 stored as nibbles + 8; byte `j` holds weight `j` low, `j + 16` high).
 /// Products with q8 and q4 weights quantize their input vectors to q8 too and multiply in integers (see
-/// `MatvecInputs`).
+/// `ProductInputs`).
 public enum WeightFormat: String, Sendable, CaseIterable, CustomStringConvertible {
     /// bf16, round to nearest even: 2 bytes per weight.
     case bf16
@@ -195,7 +195,7 @@ public struct QuantizedMatrix: Sendable {
     ///
     /// - Precondition: `inputs` was prepared for this matrix's format and column count.
     public func matvec(
-        rows rowRange: Range<Int>, inputs: MatvecInputs, outputs: UnsafeMutablePointer<Float>, outputStride: Int,
+        rows rowRange: Range<Int>, inputs: ProductInputs, outputs: UnsafeMutablePointer<Float>, outputStride: Int,
         isa: InstructionSet = .active
     ) {
         precondition(rowRange.lowerBound >= 0 && rowRange.upperBound <= rows, "row range outside the matrix")
@@ -233,13 +233,14 @@ public struct QuantizedMatrix: Sendable {
     }
 }
 
-/// The input vectors of `QuantizedMatrix.matvec`, prepared once per step in the form the weight format multiplies:
-/// q8 blocks (`vl_quantize_q8` of each vector) for q8 and q4 weights, the floats themselves otherwise. Prepare them
-/// once, then let every thread of a row split use them.
+/// The input vectors of `QuantizedMatrix.matvec` (and the input rows of `multiply` with q8 / q4 weights), prepared
+/// once per step in the form the weight format multiplies: q8 blocks (`vl_quantize_q8` of each vector) for q8 and q4
+/// weights, the floats themselves otherwise. Prepare them once, then let every thread of a row or column split use
+/// them.
 ///
 /// The q8 quantization adds a relative error of about 0.3 % to each product (measured on Gaussian data in the tests),
 /// on top of the weights' own; llama.cpp's Q8_0 / Q4_0 products make the same trade.
-public struct MatvecInputs: Sendable {
+public struct ProductInputs: Sendable {
     /// Vectors.
     public let batch: Int
     /// Elements per vector.
@@ -276,6 +277,6 @@ public struct MatvecInputs: Sendable {
 
     /// Prepares `values` (`[batch, cols]`) for weights in `format`; see `init(_:batch:cols:for:isa:)`.
     public init(_ values: [Float], batch: Int, cols: Int, for format: WeightFormat, isa: InstructionSet = .active) {
-        self = values.withUnsafeBufferPointer { MatvecInputs($0, batch: batch, cols: cols, for: format, isa: isa) }
+        self = values.withUnsafeBufferPointer { ProductInputs($0, batch: batch, cols: cols, for: format, isa: isa) }
     }
 }

@@ -70,38 +70,51 @@ struct BenchKernelsCommand: ParsableCommand {
     }
 
     /// Matrix multiply of Qwen2-VL-2B's MLP up projection (K 1536 -> N 8960) for M tokens, columns split over the
-    /// pool with one packing workspace per thread.
+    /// pool with one packing workspace per thread: fp32 products for f32 / bf16 / f16 weights against the FMA peak,
+    /// integer products (inputs quantized to q8) for q8 / q4 weights against the int8 peak.
     private func printMatmulFigures(pool: ComputePool, peak: Double) {
         let (k, n) = (1536, 8960)
         let weights = (0..<(n * k)).map { Float($0 % 251) * 1e-3 - 0.125 }
-        let halves = [WeightFormat.bf16, .f16].map {
-            QuantizedMatrix(quantizing: weights, rows: n, cols: k, format: $0)
+        let stored = [WeightFormat.bf16, .f16, .q8, .q4].map {
+            ($0, QuantizedMatrix(quantizing: weights, rows: n, cols: k, format: $0))
         }
+        let integerPeak = int8Peak(pool: pool)
+        let workspaceBytes = stored.map { $0.1.multiplyWorkspaceSize(columnCount: n / pool.threadCount + 1) }.max()!
         let workspaces = (0..<pool.threadCount).map { part in
-            UnsafeMutableRawBufferPointer.allocate(
-                byteCount: Kernels.matmulWorkspaceSize(k: k, columnCount: n / pool.threadCount + 1), alignment: 64)
+            UnsafeMutableRawBufferPointer.allocate(byteCount: workspaceBytes, alignment: 64)
         }
         defer { for workspace in workspaces { workspace.deallocate() } }
-        // Timed in alternation with the FMA probe, like the matvec rows with the read probe: the VM's clock drifts too.
-        print("matmul (M x 1536 -> 8960)  weights  GFLOP/s  peak-GFLOP/s  of-peak")
+        let split = { (part: Int) in (n * part / pool.threadCount)..<(n * (part + 1) / pool.threadCount) }
+        // Timed in alternation with the peak probe, like the matvec rows with the read probe: the VM's clock drifts too.
+        print("matmul (M x 1536 -> 8960)  weights  G(FL)OP/s  peak  of-peak")
         for m in [256, 1024] {
             let inputs = (0..<(m * k)).map { Float($0 % 13) * 0.01 }
             var outputs = [Float](repeating: 0, count: m * n)
-            for format in ["f32", "bf16", "f16"] {
+            let rows: [(String, QuantizedMatrix?)] = [("f32", nil)] + stored.map { ($0.0.rawValue, $0.1) }
+            for (label, matrix) in rows {
+                let integer = matrix?.format.isBlockQuantized ?? false
+                if integer && integerPeak == 0 { continue }
+                let prepared = matrix.map { ProductInputs(inputs, batch: m, cols: k, for: $0.format) }
                 let multiply = {
-                    weights.withUnsafeBufferPointer { f32 in
-                        halves[format == "f16" ? 1 : 0].withUnsafeBytes { raw in
-                            let bits = raw.baseAddress!.assumingMemoryBound(to: UInt16.self)
-                            let matrix: Kernels.DenseWeights =
-                                format == "f32" ? .f32(f32.baseAddress!) : format == "bf16" ? .bf16(bits) : .f16(bits)
-                            outputs.withUnsafeMutableBufferPointer { out in
-                                pool.parallelFor(pool.threadCount) { parts in
-                                    for part in parts {
-                                        let columns =
-                                            (n * part / pool.threadCount)..<(n * (part + 1) / pool.threadCount)
+                    outputs.withUnsafeMutableBufferPointer { out in
+                        pool.parallelFor(pool.threadCount) { parts in
+                            for part in parts {
+                                if let matrix, let prepared, integer {
+                                    matrix.multiply(
+                                        inputs: prepared, columns: split(part), bias: nil, outputs: out.baseAddress!,
+                                        workspace: workspaces[part])
+                                } else if let matrix {
+                                    inputs.withUnsafeBufferPointer { x in
+                                        matrix.multiply(
+                                            inputs: x.baseAddress!, m: m, columns: split(part), bias: nil,
+                                            outputs: out.baseAddress!, workspace: workspaces[part])
+                                    }
+                                } else {
+                                    weights.withUnsafeBufferPointer { w in
                                         Kernels.matmul(
-                                            inputs: inputs, m: m, k: k, weights: matrix, n: n, columns: columns,
-                                            bias: nil, outputs: out.baseAddress!, workspace: workspaces[part])
+                                            inputs: inputs, m: m, k: k, weights: .f32(w.baseAddress!), n: n,
+                                            columns: split(part), bias: nil, outputs: out.baseAddress!,
+                                            workspace: workspaces[part])
                                     }
                                 }
                             }
@@ -111,15 +124,18 @@ struct BenchKernelsCommand: ParsableCommand {
                 var seconds = Double.infinity
                 var alongside = 0.0
                 for _ in 0..<passes.repeats {
-                    alongside = max(alongside, fmaPeak(pool: pool, passes: 1))
+                    let probe = integer ? int8Peak(pool: pool, passes: 1) : fmaPeak(pool: pool, passes: 1)
+                    alongside = max(alongside, probe)
                     seconds = min(seconds, best(of: 1, multiply))
                 }
-                let gflops = 2.0 * Double(m * k * n) / seconds / 1e9
-                let label = "M=\(m)".padding(toLength: 26, withPad: " ", startingAt: 0)
-                let peak = max(peak, alongside)
+                let rate = 2.0 * Double(m * k * n) / seconds / 1e9
+                let limit = max(integer ? integerPeak : peak, alongside)
                 print(
-                    "\(label) \(format.padding(toLength: 8, withPad: " ", startingAt: 0)) "
-                        + String(format: "%7.1f  %12.1f  %6.0f%%", gflops, peak, gflops / peak * 100))
+                    "M=\(m)".padding(toLength: 26, withPad: " ", startingAt: 0)
+                        + " \(label.padding(toLength: 8, withPad: " ", startingAt: 0)) "
+                        + String(
+                            format: "%9.1f  %6.1f  %5.0f%%  (%@)", rate, limit, rate / limit * 100,
+                            integer ? "int8" : "fp32"))
             }
         }
     }
@@ -189,15 +205,24 @@ struct BenchKernelsCommand: ParsableCommand {
 
     /// Independent FMA chains on every thread; best of the passes, in GFLOP/s.
     private func fmaPeak(pool: ComputePool, passes count: Int? = nil) -> Double {
+        peakRate(pool: pool, passes: count) { Kernels.probeFMAPeak(iterations: $0) }
+    }
+
+    /// The int8 dot-product peak in GOP/s, or 0 on a CPU without AVX512_VNNI.
+    private func int8Peak(pool: ComputePool, passes count: Int? = nil) -> Double {
+        peakRate(pool: pool, passes: count) { Kernels.probeInt8Peak(iterations: $0) }
+    }
+
+    /// Operations per second, in billions, of `probe` (which returns the operations it did) on every thread.
+    private func peakRate(pool: ComputePool, passes count: Int?, _ probe: @escaping (Int) -> Double) -> Double {
         let iterations = 20_000_000
         let seconds = best(of: count ?? passes.repeats) {
             pool.parallelFor(pool.threadCount) { parts in
-                for _ in parts { _ = Kernels.probeFMAPeak(iterations: iterations) }
+                for _ in parts { _ = probe(iterations) }
             }
         }
         // The probe's operation count is a fixed number per iteration.
-        let flops = Kernels.probeFMAPeak(iterations: 1) * Double(iterations) * Double(pool.threadCount)
-        return flops / seconds / 1e9
+        return probe(1) * Double(iterations) * Double(pool.threadCount) / seconds / 1e9
     }
 }
 
@@ -279,7 +304,7 @@ final class WeightSweep {
         } else {
             let matrix = stored[copy]
             // Preparing the inputs (q8 quantization for q8 / q4) is part of every product, so it is timed too.
-            let prepared = MatvecInputs(
+            let prepared = ProductInputs(
                 UnsafeBufferPointer(start: inputs, count: batch * cols), batch: batch, cols: cols, for: matrix.format)
             pool.parallelFor(rows, minimumChunk: 64) { range in
                 matrix.matvec(rows: range, inputs: prepared, outputs: outputs, outputStride: rows)

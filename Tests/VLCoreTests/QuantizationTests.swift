@@ -181,7 +181,7 @@ private struct QuantProblem {
 
     /// The kernel on rows `range`, vectors `vectors` (of the 16), into `outputs` (`[vectors.count, rows]`).
     func run(_ isa: InstructionSet, rows range: Range<Int>, vectors: Range<Int>, into outputs: inout [Float]) {
-        let prepared = MatvecInputs(
+        let prepared = ProductInputs(
             Array(inputs[vectors.lowerBound * cols..<vectors.upperBound * cols]), batch: vectors.count, cols: cols,
             for: matrix.format, isa: isa)
         outputs.withUnsafeMutableBufferPointer { y in

@@ -99,6 +99,11 @@ uint64_t vl_probe_read_bandwidth(vl_isa isa, const void *buffer, size_t bytes, s
 /// multiply + add for the scalar level) and returns the number of floating-point operations done (2 per FMA lane).
 double vl_probe_fma_peak(vl_isa isa, size_t iterations);
 
+/// Runs `iterations` rounds of independent int8 dot-product chains (AVX512_VNNI vpdpbusd, 64 byte products per
+/// instruction) and returns the number of integer operations done (2 per product), or 0 when the CPU (or `isa`) has
+/// no AVX512_VNNI: the peak the q8 / q4 matrix multiply is measured against.
+double vl_probe_int8_peak(vl_isa isa, size_t iterations);
+
 #ifdef __cplusplus
 }
 #endif

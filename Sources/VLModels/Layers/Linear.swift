@@ -2,9 +2,9 @@ import VLCore
 
 /// `y = x Wᵀ + b` for a batch of rows, as `nn.Linear` computes it, with the weight in the run's `WeightFormat`.
 ///
-/// Few rows (decode steps) go through the matrix-vector kernels, which read each weight once for up to eight rows
-/// (q8 / q4 weights multiply q8-quantized inputs there); many rows (prefill, the vision tower) go through the matrix
-/// multiply, which packs each weight panel once for all rows and keeps the inputs in fp32.
+/// Few rows (decode steps) go through the matrix-vector kernels, which read each weight once for up to eight rows;
+/// many rows (prefill, the vision tower) go through the matrix multiply, which packs each weight panel once for all
+/// rows. Either way q8 / q4 weights multiply q8-quantized inputs in integers, bf16 / f16 weights the fp32 inputs.
 public struct Linear: Sendable {
     /// Row counts up to this take the matrix-vector kernels: one pass over the weights serves them all.
     static let matvecRowLimit = 8
@@ -49,7 +49,7 @@ public struct Linear: Sendable {
         precondition(input.count >= rows * k && output.count >= rows * n, "buffers smaller than [rows, features]")
         guard rows > 0, let x = input.baseAddress, let y = output.baseAddress else { return }
         if rows <= Self.matvecRowLimit {
-            let inputs = MatvecInputs(
+            let inputs = ProductInputs(
                 UnsafeBufferPointer(start: x, count: rows * k), batch: rows, cols: k, for: weight.format)
             pool.parallelFor(n, minimumChunk: 64) { range in
                 weight.matvec(rows: range, inputs: inputs, outputs: y, outputStride: n)
@@ -68,11 +68,16 @@ public struct Linear: Sendable {
         }
     }
 
-    /// The matrix-multiply path: columns split over the pool in units of `matmulColumnUnit`, one workspace each.
+    /// The matrix-multiply path: columns split over the pool in units of `matmulColumnUnit`, one workspace each; q8 /
+    /// q4 weights multiply the rows quantized to q8 once for all threads.
     private func multiply(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, pool: ComputePool)
     {
         let (k, n) = (inFeatures, outFeatures)
         let units = (n + Self.matmulColumnUnit - 1) / Self.matmulColumnUnit
+        let quantized =
+            weight.format.isBlockQuantized
+            ? ProductInputs(UnsafeBufferPointer(start: x, count: rows * k), batch: rows, cols: k, for: weight.format)
+            : nil
         let withBias = { (body: (UnsafePointer<Float>?) -> Void) in
             if let bias { bias.withUnsafeBufferPointer { body($0.baseAddress) } } else { body(nil) }
         }
@@ -80,11 +85,16 @@ public struct Linear: Sendable {
             pool.parallelFor(units) { unitRange in
                 let first = unitRange.lowerBound * Self.matmulColumnUnit
                 let columns = first..<min(n, unitRange.upperBound * Self.matmulColumnUnit)
-                let size = Kernels.matmulWorkspaceSize(k: k, columnCount: columns.count)
+                let size = weight.multiplyWorkspaceSize(columnCount: columns.count)
                 let workspace = UnsafeMutableRawBufferPointer.allocate(byteCount: max(size, 1), alignment: 64)
                 defer { workspace.deallocate() }
-                weight.multiply(
-                    inputs: x, m: rows, columns: columns, bias: biasPointer, outputs: y, workspace: workspace)
+                if let quantized {
+                    weight.multiply(
+                        inputs: quantized, columns: columns, bias: biasPointer, outputs: y, workspace: workspace)
+                } else {
+                    weight.multiply(
+                        inputs: x, m: rows, columns: columns, bias: biasPointer, outputs: y, workspace: workspace)
+                }
             }
         }
     }

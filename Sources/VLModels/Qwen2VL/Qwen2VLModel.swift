@@ -21,7 +21,7 @@ extension QwenModel where Vision == Qwen2VisionTower, Text == DenseTextDecoder {
         let config = try Qwen2VLConfig.load(directory: directory)
         let store = try WeightStore(directory: directory, renames: Self.legacyNames)
         let vision = try Qwen2VisionTower(
-            config: config, store: store, format: weights.isBlockQuantized ? .bf16 : weights)
+            config: config, store: store, format: weights)
         let text = try DenseTextDecoder(config: config.text, store: store, format: weights)
         try store.finish()
         self.init(modelType: config.family.rawValue, imageTokenID: config.imageTokenID, vision: vision, text: text)

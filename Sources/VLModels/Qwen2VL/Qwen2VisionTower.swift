@@ -19,13 +19,11 @@ public struct Qwen2VisionTower: Sendable {
     let merger: VisionPatchMerger
     let rotary: VisionRotaryTable
 
-    /// Loads the `model.visual.*` tensors (canonical names) with matrices in `format` (a dense format: .bf16 or .f16;
-    /// the caller passes .bf16 when the run uses q8/q4, since the matrix multiply reads only dense weights).
-    ///
-    /// A block-quantized `format` is treated as .bf16.
+    /// Loads the `model.visual.*` tensors (canonical names) with matrices in the tower's format for a run in
+    /// `format` (`WeightFormat.visionTowerFormat`: q8 for q8 and q4 runs).
     public init(config: Qwen2VLConfig, store: WeightStore, format: WeightFormat) throws(ModelError) {
         let vision = config.vision
-        let dense: WeightFormat = format.isBlockQuantized ? .bf16 : format
+        let matrices = format.visionTowerFormat
         self.vision = vision
         family = config.family
         let patchShape = [
@@ -33,12 +31,13 @@ public struct Qwen2VisionTower: Sendable {
         ]
         patchEmbed = try Linear(
             "model.visual.patch_embed.proj", from: store, inFeatures: vision.patchDimension,
-            outFeatures: vision.width, hasBias: false, format: dense, weightShape: patchShape)
+            outFeatures: vision.width, hasBias: false, format: matrices, weightShape: patchShape)
         var blocks: [VisionBlock] = []
         for index in 0..<vision.depth {
             blocks.append(
                 try Self.block(
-                    "model.visual.blocks.\(index)", from: store, vision: vision, family: config.family, format: dense))
+                    "model.visual.blocks.\(index)", from: store, vision: vision, family: config.family, format: matrices
+                ))
         }
         self.blocks = blocks
         let merged = vision.width * vision.mergeSize * vision.mergeSize
@@ -46,10 +45,10 @@ public struct Qwen2VisionTower: Sendable {
             norm: try Self.norm("model.visual.merger.ln_q", from: store, width: vision.width, family: config.family),
             fc1: try Linear(
                 "model.visual.merger.mlp.0", from: store, inFeatures: merged, outFeatures: merged, hasBias: true,
-                format: dense),
+                format: matrices),
             fc2: try Linear(
                 "model.visual.merger.mlp.2", from: store, inFeatures: merged, outFeatures: vision.outputSize,
-                hasBias: true, format: dense))
+                hasBias: true, format: matrices))
         rotary = VisionRotaryTable(headDim: vision.headDim)
     }
 

@@ -30,7 +30,7 @@ extension QwenModel where Vision == Qwen3VisionTower, Text == Qwen35TextDecoder 
             directory: directory, renames: [.init("model.language_model.visual.", "model.visual.")],
             ignoredPrefixes: ["mtp."])
         let vision = try Qwen3VisionTower(
-            config: visionConfig, store: store, format: weights.isBlockQuantized ? .bf16 : weights)
+            config: visionConfig, store: store, format: weights)
         let text = try Qwen35TextDecoder(config: textConfig, store: store, format: weights)
         try store.finish()
         self.init(modelType: "qwen3_5", imageTokenID: Int32(imageTokenID), vision: vision, text: text)

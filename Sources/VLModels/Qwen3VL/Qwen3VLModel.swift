@@ -28,7 +28,7 @@ extension QwenModel where Vision == Qwen3VisionTower, Text == DenseTextDecoder {
         }
         let store = try WeightStore(directory: directory, renames: [])
         let vision = try Qwen3VisionTower(
-            config: visionConfig, store: store, format: weights.isBlockQuantized ? .bf16 : weights)
+            config: visionConfig, store: store, format: weights)
         let decoder = try DenseTextDecoder(config: text, store: store, format: weights)
         try store.finish()
         self.init(modelType: "qwen3_vl", imageTokenID: Int32(imageTokenID), vision: vision, text: decoder)

@@ -39,24 +39,22 @@ public struct Qwen3VisionTower: Sendable {
     let deepstackMergers: [VisionPatchMerger]
     let rotary: VisionRotaryTable
 
-    /// Loads the `model.visual.*` tensors (canonical names) with matrices in `format` (a dense format: .bf16 or .f16;
-    /// the caller passes .bf16 when the run uses q8/q4, since the matrix multiply reads only dense weights).
-    ///
-    /// A block-quantized `format` is treated as .bf16.
+    /// Loads the `model.visual.*` tensors (canonical names) with matrices in the tower's format for a run in
+    /// `format` (`WeightFormat.visionTowerFormat`: q8 for q8 and q4 runs).
     public init(config: Qwen3VisionConfig, store: WeightStore, format: WeightFormat) throws(ModelError) {
-        let dense: WeightFormat = format.isBlockQuantized ? .bf16 : format
+        let matrices = format.visionTowerFormat
         let (width, inner) = (config.width, config.intermediateSize)
         let merged = width * config.mergeSize * config.mergeSize
         self.config = config
         let prefix = "model.visual"
         patchEmbed = try Linear(
             "\(prefix).patch_embed.proj", from: store, inFeatures: config.patchDimension, outFeatures: width,
-            hasBias: true, format: dense,
+            hasBias: true, format: matrices,
             weightShape: [width, config.inChannels, config.temporalPatchSize, config.patchSize, config.patchSize])
         positionEmbedding = try VisionPositionEmbedding(
             "\(prefix).pos_embed", from: store, side: config.positionSide, width: width)
         func linear(_ name: String, _ inputs: Int, _ outputs: Int) throws(ModelError) -> Linear {
-            try Linear(name, from: store, inFeatures: inputs, outFeatures: outputs, hasBias: true, format: dense)
+            try Linear(name, from: store, inFeatures: inputs, outFeatures: outputs, hasBias: true, format: matrices)
         }
         func layerNorm(_ name: String, _ width: Int) throws(ModelError) -> VisionNorm {
             .layer(try LayerNorm(name, from: store, width: width, epsilon: VisionNorm.epsilon))
@@ -75,7 +73,7 @@ public struct Qwen3VisionTower: Sendable {
             blocks.append(
                 try VisionBlock(
                     name, from: store, heads: config.heads, norm1: try layerNorm(name + ".norm1", width),
-                    norm2: try layerNorm(name + ".norm2", width), mlp: mlp, format: dense))
+                    norm2: try layerNorm(name + ".norm2", width), mlp: mlp, format: matrices))
         }
         self.blocks = blocks
         merger = try patchMerger("\(prefix).merger", normWidth: width)
