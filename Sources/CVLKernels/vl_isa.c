@@ -129,3 +129,9 @@ vl_isa vl_active_isa(const char **note) {
     if (note) *note = atomic_load_explicit(&vl_cached_note, memory_order_relaxed);
     return (vl_isa)isa;
 }
+
+void vl_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}

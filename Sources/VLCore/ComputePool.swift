@@ -1,11 +1,14 @@
+import CVLKernels
 import Foundation
+import Synchronization
 
 /// A fixed set of threads that run the data-parallel loops of the compute kernels.
 ///
 /// `parallelFor` cuts `0..<count` into contiguous, near-equal parts, one per thread, and the calling thread works on
 /// the first part itself. Kernels split work by output rows, so every output element is computed by one thread in
-/// one fixed order: results are bit-identical whatever the thread count. The threads are long-lived and sleep
-/// between loops (a decode step runs a few hundred loops; spawning threads per loop would cost more than the work).
+/// one fixed order: results are bit-identical whatever the thread count. The threads are long-lived; between loops
+/// they spin briefly, then sleep (a decode step runs a few hundred loops; spawning threads per loop, or waking
+/// sleeping ones each time, would cost more than the work).
 ///
 /// Calls from several threads are serialised; a call from inside a loop body is a programmer error.
 public final class ComputePool: Sendable {
@@ -47,16 +50,37 @@ public final class ComputePool: Sendable {
 }
 
 /// The state the caller and the worker threads share: the current job and who is still working on it.
-// @unchecked Sendable: every stored property is read and written only while holding `condition`.
+///
+/// Hand-offs spin before they sleep. A decode step posts a few hundred loops microseconds apart, and waking a thread
+/// that sleeps on a condition variable costs tens of microseconds on a VM (an inter-processor interrupt to a halted
+/// virtual CPU), which measured more than the loops themselves at batch 1. So a worker polls for the next job, and the
+/// caller for the workers' completion, for about `spinLimit` pause instructions (some tens of microseconds) before
+/// falling back to the condition; between decode steps and when idle, the threads sleep.
+// @unchecked Sendable: `job`, `stopping` and the sleeper counts are read and written only while holding `condition`;
+// `published` changes only under it too (and is read without it while spinning); `pending` is atomic.
 private final class JobBoard: @unchecked Sendable {
+    /// Pause instructions a thread spins before it sleeps.
+    static let spinLimit = 2000
+
     private let condition = NSCondition()
     private let workers: Int
     private var job: Job?
-    private var generation = 0
-    private var pending = 0
     private var stopping = false
+    /// How many jobs have been posted.
+    private let published = Atomic<Int>(0)
+    /// Workers that have not finished the current job.
+    private let pending = Atomic<Int>(0)
 
     init(workers: Int) { self.workers = workers }
+
+    /// Spins until `done()` holds or the spin limit passes; returns whether it held.
+    private static func spin(until done: () -> Bool) -> Bool {
+        for _ in 0..<spinLimit {
+            if done() { return true }
+            vl_cpu_relax()
+        }
+        return done()
+    }
 
     /// Posts `job` to the workers, runs part 0 on the calling thread, and waits until every worker is done and has
     /// let go of the job.
@@ -64,20 +88,24 @@ private final class JobBoard: @unchecked Sendable {
         condition.lock()
         precondition(self.job == nil, "parallelFor was called from inside a parallelFor body")
         self.job = job
-        pending = workers
-        generation += 1
+        pending.store(workers, ordering: .relaxed)
+        published.add(1, ordering: .releasing)
         condition.broadcast()
         condition.unlock()
 
         job.run(part: 0)
 
+        if !Self.spin(until: { pending.load(ordering: .acquiring) == 0 }) {
+            condition.lock()
+            while pending.load(ordering: .acquiring) > 0 { condition.wait() }
+            condition.unlock()
+        }
         condition.lock()
-        while pending > 0 { condition.wait() }
         self.job = nil
         condition.unlock()
     }
 
-    /// Ends the worker threads once they next wake.
+    /// Ends the worker threads once they next look for work.
     func stop() {
         condition.lock()
         stopping = true
@@ -87,15 +115,16 @@ private final class JobBoard: @unchecked Sendable {
 
     /// The loop of worker thread `worker` (1-based; part 0 is the caller's).
     func work(as worker: Int) {
-        var seenGeneration = 0
+        var seen = 0
         while true {
+            _ = Self.spin(until: { published.load(ordering: .acquiring) != seen })
             condition.lock()
-            while generation == seenGeneration && !stopping { condition.wait() }
+            while published.load(ordering: .relaxed) == seen && !stopping { condition.wait() }
             if stopping {
                 condition.unlock()
                 return
             }
-            seenGeneration = generation
+            seen = published.load(ordering: .relaxed)
             var job = self.job
             condition.unlock()
 
@@ -104,10 +133,11 @@ private final class JobBoard: @unchecked Sendable {
             // traps if the body is still referenced when the loop returns.
             job = nil
 
-            condition.lock()
-            pending -= 1
-            if pending == 0 { condition.broadcast() }
-            condition.unlock()
+            if pending.subtract(1, ordering: .releasing).newValue == 0 {
+                condition.lock()
+                condition.broadcast()
+                condition.unlock()
+            }
         }
     }
 }

@@ -54,6 +54,10 @@ vl_isa vl_active_isa(const char **note);
 /// `isa` lowered to at most vl_detect_isa(); what every kernel applies to its isa argument.
 vl_isa vl_isa_supported(vl_isa isa);
 
+/// A spin-wait hint to the CPU (x86 `pause`; nothing elsewhere): lets a thread poll a flag without starving its
+/// sibling hyperthread or flooding the memory system.
+void vl_cpu_relax(void);
+
 // MARK: - Conversions
 
 /// dst[i] = the float whose upper 16 bits are src[i] (exact; bf16 is the top half of an IEEE binary32).
