@@ -216,3 +216,84 @@ extension ChunkedPrefillTests {
         #expect(zip(chunked.promptLogits, whole.promptLogits).map { abs($0 - $1) }.max()! / scale < 1e-5)
     }
 }
+
+/// A model that counts the prompt rows it runs and otherwise is `base`.
+private struct RowCountingModel: VisionLanguageModel {
+    final class Counter: @unchecked Sendable {
+        private let lock = NSLock()
+        private var rows = 0
+        func add(_ count: Int) { lock.withLock { rows += count } }
+        var value: Int { lock.withLock { rows } }
+    }
+
+    let base: any VisionLanguageModel
+    let prefilledRows = Counter()
+
+    var modelType: String { base.modelType }
+    var vocabularySize: Int { base.vocabularySize }
+    var imageTokenID: Int32 { base.imageTokenID }
+    func encodeImages(_ images: [ImagePatches], pool: ComputePool) throws(ModelError) -> VisualFeatures {
+        try base.encodeImages(images, pool: pool)
+    }
+    func makeSequence() -> SequenceState { base.makeSequence() }
+    func stateBytes(tokens: Int) -> Int { base.stateBytes(tokens: tokens) }
+    func prefill(
+        _ tokens: [Int32], grids: [PatchGrid], imageFeatures: VisualFeatures, rows: Range<Int>,
+        sequence: inout SequenceState, pool: ComputePool
+    ) throws(ModelError) -> [Float] {
+        prefilledRows.add(rows.count)
+        return try base.prefill(
+            tokens, grids: grids, imageFeatures: imageFeatures, rows: rows, sequence: &sequence, pool: pool)
+    }
+    func decode(_ tokens: [Int32], sequences: inout [SequenceState], pool: ComputePool) throws(ModelError) -> [Float] {
+        try base.decode(tokens, sequences: &sequences, pool: pool)
+    }
+}
+
+@Suite("Shared prompt heads")
+struct SharedPrefixTests {
+    @Test(
+        "the head before the first image runs once per run; answers equal each job run alone and the whole prompt",
+        arguments: ["qwen2-vl-tiny", "qwen3.5-tiny"])
+    func headRunsOnce(model: String) throws {
+        let directory = BatchGeneratorTests.repositoryRoot.appendingPathComponent("Tests/Fixtures/models/\(model)")
+        let base = try ModelRegistry.load(directory: directory, weights: .bf16)
+        let processor = QwenImageProcessor(config: try ImageProcessorConfig.load(directory: directory))
+        let tokenizer = try PromptTokenizer(tokenizer: Tokenizer.load(directory: directory))
+        let format = try ModelType.chatFormat(directory: directory)
+        var jobs: [GenerationJob] = []
+        for (index, name) in ["odd-84x140.png", "windows-168x140.png", "odd-84x140.png"].enumerated() {
+            let path = BatchGeneratorTests.repositoryRoot.appendingPathComponent("Tests/Fixtures/models/images/\(name)")
+            let image = try processor.preprocess(ImageDecoder.decode(fileAt: path.path).image, source: name)
+            let segments = try format.render([
+                .system("You are a careful assistant who answers in one short sentence."),
+                .user([.image, .text(index == 2 ? "What colour is it?" : "Describe it.")]),
+            ])
+            let tokens = try tokenizer.tokenize(segments, imageTokenCounts: [image.imageTokenCount])
+            jobs.append(
+                GenerationJob(
+                    request: GenerationRequest(tokens: tokens, images: [image], maxNewTokens: 4, stopTokens: []),
+                    sampling: .greedy, seed: SamplingSeed(run: 0, item: "\(index)")))
+        }
+        let head = BatchGenerator.sharedPrefixLength(jobs[0].request, imageToken: base.imageTokenID)
+        let shared = jobs[0].request.tokens.prefix(head)
+        #expect(head > 10 && jobs.allSatisfy { $0.request.tokens.prefix(head) == shared })
+        let pool = ComputePool(threadCount: 2)
+        let counting = RowCountingModel(base: base)
+        let together = BatchGenerator.run(jobs, model: counting, pool: pool, maxBatch: 3)
+        let promptRows = jobs.reduce(0) { $0 + $1.request.tokens.count }
+        #expect(counting.prefilledRows.value == promptRows - 2 * head)
+        for (index, job) in jobs.enumerated() {
+            let alone = try BatchGenerator.run([job], model: base, pool: pool, maxBatch: 1)[0].get()
+            let result = try together[index].get()
+            #expect(result.tokens == alone.tokens && result.promptLogits == alone.promptLogits, "job \(index)")
+            // The head run apart changes only the order of some sums: the whole prompt in one pass agrees.
+            var sequence = base.makeSequence()
+            let whole = try base.prefill(
+                job.request.tokens, grids: job.request.images.map(\.grid),
+                imageFeatures: base.encodeImages(job.request.images, pool: pool), sequence: &sequence, pool: pool)
+            let scale = whole.map(abs).max() ?? 1
+            #expect(zip(result.promptLogits, whole).map { abs($0 - $1) }.max()! / scale < 1e-5, "job \(index)")
+        }
+    }
+}

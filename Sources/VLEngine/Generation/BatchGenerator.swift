@@ -49,6 +49,12 @@ public enum GenerationFailure: Error, Sendable, Equatable, CustomStringConvertib
 /// long prompt cannot stall them), then all active jobs decode together, one token each per step, so a step reads
 /// the weights once for all of them; a finished job's slot goes to the next waiting job at once.
 ///
+/// The head of a prompt that every item of a pipeline shares — the system prompt and the chat template up to the
+/// first image — runs once per run: the first job with that head computes it into a sequence state that later jobs
+/// copy (`SharedPrefixes`), then each job runs the rest of its prompt. Where a prompt is split depends only on the
+/// prompt itself (`sharedPrefixLength`), so every job, the first one included, computes exactly the same rows in the
+/// same calls whatever else is in the batch.
+///
 /// Results do not depend on the batch size or on which jobs share a step: every row of a decode step is computed
 /// independently (the matrix-vector kernels are batch-invariant, attention and recurrent state are per sequence), and
 /// each job samples with its own seed. That holds up to `maxBatch` = `BatchGenerator.maxBatch` sequences per step,
@@ -74,11 +80,22 @@ public enum BatchGenerator {
         var scheduler = DecodeScheduler(costs: costs, maxActive: maxBatch, memoryBudget: memoryBudget)
         var states = jobs.map { JobState(job: $0, vocabulary: model.vocabularySize) }
         var sequences = [SequenceState?](repeating: nil, count: jobs.count)
-        /// Runs the next chunk of job `index`'s prompt (its images first, with the first chunk); once the prompt is
-        /// done, chooses its first token. Returns false when the job has finished or failed.
+        var prefixes = SharedPrefixes()
+        /// Runs the next chunk of job `index`'s prompt (its shared head and images first, with the first chunk); once
+        /// the prompt is done, chooses its first token. Returns false when the job has finished or failed.
         func prefillChunk(_ index: Int) -> Bool {
             do {
-                var sequence = sequences[index] ?? model.makeSequence()
+                var sequence: SequenceState
+                if let started = sequences[index] {
+                    sequence = started
+                } else {
+                    let head = Self.sharedPrefixLength(states[index].job.request, imageToken: model.imageTokenID)
+                    let clock = ContinuousClock.now
+                    let tokens = states[index].job.request.tokens[..<head]
+                    sequence = try prefixes.state(for: tokens, model: model, pool: pool)
+                    states[index].timings.prefillSeconds += (ContinuousClock.now - clock).seconds
+                    states[index].prefilled = head
+                }
                 sequences[index] = nil
                 let logits = try states[index].prefillChunk(model: model, sequence: &sequence, chunk: chunk, pool: pool)
                 sequences[index] = sequence
@@ -143,6 +160,35 @@ public enum BatchGenerator {
             }
         }
         return states.map { $0.outcome ?? .failure(.deadlinePassed) }
+    }
+
+    /// How many of `request`'s first tokens are a head shared with other prompts of the same template: the tokens
+    /// before its first image (the system prompt, the template's opening, `<|vision_start|>`), or none for a prompt
+    /// without images, whose item text can follow the template's opening at once.
+    public static func sharedPrefixLength(_ request: GenerationRequest, imageToken: Int32) -> Int {
+        request.tokens.firstIndex(of: imageToken) ?? 0
+    }
+
+    /// Sequence states after prompt heads, computed once and copied by every job that starts with the same head
+    /// (a copy shares the cached keys and values until it appends its own). Holds the few most recent heads.
+    private struct SharedPrefixes {
+        static let capacity = 4
+        private var entries: [(tokens: ArraySlice<Int32>, state: SequenceState)] = []
+
+        /// A sequence holding `head` (empty: a new sequence), computed now unless a job already did.
+        mutating func state(for head: ArraySlice<Int32>, model: any VisionLanguageModel, pool: ComputePool)
+            throws(ModelError) -> SequenceState
+        {
+            guard !head.isEmpty else { return model.makeSequence() }
+            if let entry = entries.first(where: { $0.tokens == head }) { return entry.state }
+            var sequence = model.makeSequence()
+            _ = try model.prefill(
+                Array(head), grids: [], imageFeatures: VisualFeatures(merged: [], deepstack: []),
+                sequence: &sequence, pool: pool)
+            if entries.count == Self.capacity { entries.removeFirst() }
+            entries.append((head, sequence))
+            return sequence
+        }
     }
 
     /// One job's progress.
