@@ -92,17 +92,55 @@ public struct QuantizedMatrix: Sendable {
         let count = format.byteCount(rows: rows, cols: cols)
         let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
             if let src = values.baseAddress, let dst = UnsafeMutableRawPointer(buffer.baseAddress), count > 0 {
-                let isa = isa.cValue
-                let halves = dst.bindMemory(to: UInt16.self, capacity: rows * cols)
-                switch format {
-                case .bf16: vl_f32_to_bf16(isa, src, halves, rows * cols)
-                case .f16: vl_f32_to_f16(isa, src, halves, rows * cols)
-                case .q8: _ = vl_quantize_q8(isa, src, rows, cols, dst)
-                case .q4: _ = vl_quantize_q4(isa, src, rows, cols, dst)
+                Self.encode(src, rows: rows, cols: cols, format: format, isa: isa, into: dst)
+            }
+            initialized = count
+        }
+        self.init(format: format, rows: rows, cols: cols, storage: .owned(bytes))
+    }
+
+    /// Encodes `rows` rows of `cols` floats at `source` in `format` into `destination`
+    /// (`format.byteCount(rows:cols:)` bytes). Rows are encoded independently.
+    private static func encode(
+        _ source: UnsafePointer<Float>, rows: Int, cols: Int, format: WeightFormat, isa: InstructionSet,
+        into destination: UnsafeMutableRawPointer
+    ) {
+        let isa = isa.cValue
+        let halves = destination.bindMemory(to: UInt16.self, capacity: rows * cols)
+        switch format {
+        case .bf16: vl_f32_to_bf16(isa, source, halves, rows * cols)
+        case .f16: vl_f32_to_f16(isa, source, halves, rows * cols)
+        case .q8: _ = vl_quantize_q8(isa, source, rows, cols, destination)
+        case .q4: _ = vl_quantize_q4(isa, source, rows, cols, destination)
+        }
+    }
+
+    /// Encodes the `[rows, cols]` checkpoint tensor in `format` a band of rows at a time, through one small float
+    /// buffer: a full F32 copy of a large tensor (an embedding table is about a gigabyte) cost most of the load
+    /// time in page faults.
+    private init(encoding tensor: TensorView, rows: Int, cols: Int, format: WeightFormat) throws(CoreError) {
+        let count = format.byteCount(rows: rows, cols: cols)
+        let band = max(1, (1 << 18) / max(cols, 1))
+        var floats = [Float](repeating: 0, count: band * cols)
+        var failure: CoreError?
+        let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            floats.withUnsafeMutableBufferPointer { chunk in
+                guard let dst = UnsafeMutableRawPointer(buffer.baseAddress), let src = chunk.baseAddress else { return }
+                for first in stride(from: 0, to: rows, by: band) {
+                    let last = min(rows, first + band)
+                    do throws(CoreError) {
+                        try tensor.floats((first * cols)..<(last * cols), into: chunk)
+                    } catch {
+                        failure = error
+                        return
+                    }
+                    let offset = format.byteCount(rows: first, cols: cols)
+                    Self.encode(src, rows: last - first, cols: cols, format: format, isa: .active, into: dst + offset)
                 }
             }
             initialized = count
         }
+        if let failure { throw failure }
         self.init(format: format, rows: rows, cols: cols, storage: .owned(bytes))
     }
 
@@ -136,7 +174,7 @@ public struct QuantizedMatrix: Sendable {
         } else if verbatim {
             self.init(format: format, rows: rows, cols: cols, storage: .owned(tensor.withUnsafeBytes { [UInt8]($0) }))
         } else {
-            self.init(quantizing: try tensor.floats(), rows: rows, cols: cols, format: format)
+            try self.init(encoding: tensor, rows: rows, cols: cols, format: format)
             // The checkpoint's pages of this tensor are not needed any more; let the kernel reclaim them now rather
             // than hold the file and its converted copy in memory together until loading ends.
             tensor.releaseResidentPages()

@@ -1,3 +1,5 @@
+import CVLKernels
+
 /// One tensor of a safetensors file: its dtype, shape and a zero-copy view of its little-endian, C-order bytes.
 ///
 /// The view keeps the file's mapping alive, so its bytes stay valid for as long as the view exists.
@@ -52,29 +54,40 @@ public struct TensorView: Sendable {
 
     /// The elements as `Float`, converted from BF16, F16 or F32.
     public func floats() throws(CoreError) -> [Float] {
-        switch dtype {
-        case .bfloat16:
-            // bf16 is the upper half of a float32: shifting the bits back up is exact.
-            return converted(UInt16.self) { Float(bitPattern: UInt32($0) << 16) }
-        case .float16:
-            return converted(UInt16.self) { Float(Float16(bitPattern: $0)) }
-        case .float32:
-            return converted(UInt32.self) { Float(bitPattern: $0) }
-        default:
-            throw .unsupportedConversion(path: file.path, tensor: name, dtype: dtype.rawValue, to: "Float")
+        try [Float](unsafeUninitializedCapacity: count) { (buffer, initialized) throws(CoreError) in
+            try floats(0..<count, into: buffer)
+            initialized = count
         }
     }
 
-    /// Reads each element as a little-endian `Bits` and maps it through `convert`.
-    private func converted<Bits: FixedWidthInteger>(_: Bits.Type, _ convert: (Bits) -> Float) -> [Float] {
+    /// Elements `elements` as `Float` (converted exactly from BF16, F16 or F32) into `output`, which holds at least
+    /// `elements.count` floats: a part of a large tensor without a copy of the whole of it.
+    public func floats(_ elements: Range<Int>, into output: UnsafeMutableBufferPointer<Float>) throws(CoreError) {
+        precondition(elements.lowerBound >= 0 && elements.upperBound <= count, "elements outside the tensor")
+        precondition(output.count >= elements.count, "output smaller than the elements")
+        guard [.bfloat16, .float16, .float32].contains(dtype) else {
+            throw .unsupportedConversion(path: file.path, tensor: name, dtype: dtype.rawValue, to: "Float")
+        }
+        guard let out = output.baseAddress, !elements.isEmpty else { return }
         withUnsafeBytes { bytes in
-            // The data section starts right after a header of arbitrary length, so loads must allow misalignment.
-            [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
-                for index in 0..<count {
-                    let bits = bytes.loadUnaligned(fromByteOffset: index * MemoryLayout<Bits>.size, as: Bits.self)
-                    buffer[index] = convert(Bits(littleEndian: bits))
+            let source = bytes.baseAddress! + elements.lowerBound * dtype.size
+            let n = elements.count
+            // The data section starts right after a header of arbitrary length, so a tensor may be misaligned for
+            // its element type: the vector conversions take aligned 16-bit input; others go element by element.
+            let isa = InstructionSet.active.cValue
+            switch dtype {
+            case .float32: UnsafeMutableRawPointer(out).copyMemory(from: source, byteCount: n * 4)
+            case .bfloat16 where Int(bitPattern: source) % 2 == 0:
+                vl_bf16_to_f32(isa, source.assumingMemoryBound(to: UInt16.self), out, n)
+            case .float16 where Int(bitPattern: source) % 2 == 0:
+                vl_f16_to_f32(isa, source.assumingMemoryBound(to: UInt16.self), out, n)
+            default:
+                for index in 0..<n {
+                    let bits = UInt16(littleEndian: source.loadUnaligned(fromByteOffset: index * 2, as: UInt16.self))
+                    // bf16 is the upper half of a float32: shifting the bits back up is exact.
+                    out[index] =
+                        dtype == .bfloat16 ? Float(bitPattern: UInt32(bits) << 16) : Float(Float16(bitPattern: bits))
                 }
-                initialized = count
             }
         }
     }

@@ -54,10 +54,22 @@ import Testing
         ),
     ])
     func floatsConvertExactly(dtype: String, data: [UInt8], expectedBits: [UInt32]) throws {
-        // A one-character name makes the header length odd, so the data section starts misaligned.
-        let tensor = Tensor(name: "t", dtype: dtype, shape: [expectedBits.count], data: data)
-        let floats = try Self.withFile(SafeTensorsWriter.file([tensor])) { try $0.tensor(named: "t").floats() }
-        #expect(floats.map(\.bitPattern) == expectedBits)
+        // Names of 1 to 4 characters move the data section by a byte each: misaligned (element by element) and
+        // aligned (the vector conversions) starts both occur.
+        var alignments = Set<Int>()
+        for name in ["t", "tt", "ttt", "tttt"] {
+            let tensor = Tensor(name: name, dtype: dtype, shape: [expectedBits.count], data: data)
+            try Self.withFile(SafeTensorsWriter.file([tensor])) { file in
+                let view = try file.tensor(named: name)
+                alignments.insert(view.withUnsafeBytes { Int(bitPattern: $0.baseAddress) % 2 })
+                #expect(try view.floats().map(\.bitPattern) == expectedBits, "\(name)")
+                // A band of elements converts to the same bits as the whole.
+                var part = [Float](repeating: .nan, count: expectedBits.count - 1)
+                try part.withUnsafeMutableBufferPointer { try view.floats(1..<expectedBits.count, into: $0) }
+                #expect(part.map(\.bitPattern) == Array(expectedBits.dropFirst()), "\(name)")
+            }
+        }
+        #expect(alignments == [0, 1])
     }
 
     @Test func floatsRejectOtherDTypesAndLookupNamesTheTensor() throws {
