@@ -50,7 +50,20 @@ name=$(basename "$model")
 out=$work/gguf/$name
 mkdir -p "$out"
 export PYTHONPATH=$src/gguf-py:$extra
-[ -f "$out/text-bf16.gguf" ] || "$convert_python" "$src/convert_hf_to_gguf.py" "$model" --outtype bf16 --outfile "$out/text-bf16.gguf"
+# A config that announces multi-token-prediction layers without any mtp.* tensor in the files (the random full-size
+# Qwen3.5 of tools/make_qwen_vl_fixtures.py) would make llama.cpp expect an extra block: convert without them.
+convert_args=()
+if "$convert_python" - "$model" <<'PY'; then convert_args+=(--no-mtp); fi
+import json, pathlib, sys
+root = pathlib.Path(sys.argv[1])
+config = json.loads((root / "config.json").read_text())
+announced = config.get("text_config", config).get("mtp_num_hidden_layers", 0)
+index = root / "model.safetensors.index.json"
+names = json.loads(index.read_text())["weight_map"] if index.exists() else {}
+sys.exit(0 if announced and index.exists() and not any(n.startswith(("mtp.", "model.mtp.")) for n in names) else 1)
+PY
+[ -f "$out/text-bf16.gguf" ] || "$convert_python" "$src/convert_hf_to_gguf.py" "$model" --outtype bf16 \
+    "${convert_args[@]}" --outfile "$out/text-bf16.gguf"
 [ -f "$out/mmproj-f16.gguf" ] || "$convert_python" "$src/convert_hf_to_gguf.py" "$model" --mmproj --outtype f16 \
     --outfile "$out/mmproj-f16.gguf"
 [ -f "$out/text-q8_0.gguf" ] || "$build/bin/llama-quantize" "$out/text-bf16.gguf" "$out/text-q8_0.gguf" Q8_0 "$jobs"

@@ -195,8 +195,9 @@ struct FeedForwardBlock: Sendable {
     /// Adds the block's output to `hidden` (`[rows, width]`) in place.
     func apply(_ hidden: inout [Float], rows: Int, pool: ComputePool) {
         let x = RowOps.normalized(hidden, with: norm)
-        var g = gate.apply(x, rows: rows, pool: pool)
-        let u = up.apply(x, rows: rows, pool: pool)
+        let projected = Linear.apply([gate, up], sharing: x, rows: rows, pool: pool)
+        var g = projected[0]
+        let u = projected[1]
         g.withUnsafeMutableBufferPointer { g in
             u.withUnsafeBufferPointer { u in Kernels.swiglu(gate: UnsafeBufferPointer(g), up: u, into: g) }
         }

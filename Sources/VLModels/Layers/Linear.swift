@@ -60,6 +60,50 @@ public struct Linear: Sendable {
         }
     }
 
+    /// `layers[i].apply(input, rows:pool:)` for every `i`, for layers that read the same input (a query, key and
+    /// value projection; a gate and an up projection). With few rows and one weight format the input is prepared
+    /// once and all the layers' output rows are split over the pool in one loop, so a decode step meets the pool once
+    /// per group instead of once per layer, and every thread streams its share of all the weights; the results are
+    /// those of the separate calls bit for bit (rows are computed independently of how they are split).
+    public static func apply(_ layers: [Linear], sharing input: [Float], rows: Int, pool: ComputePool) -> [[Float]] {
+        guard let first = layers.first, rows > 0, rows <= matvecRowLimit,
+            layers.allSatisfy({ $0.weight.format == first.weight.format && $0.inFeatures == first.inFeatures })
+        else { return layers.map { $0.apply(input, rows: rows, pool: pool) } }
+        precondition(input.count == rows * first.inFeatures, "input is not [rows, inFeatures]")
+        let inputs = ProductInputs(input, batch: rows, cols: first.inFeatures, for: first.weight.format)
+        var offsets = [0]
+        for layer in layers { offsets.append(offsets.last! + layer.outFeatures) }
+        let total = offsets.last!
+        // `[rows, total]`: every layer's outputs side by side, one column block per layer.
+        var joined = [Float](repeating: 0, count: rows * total)
+        joined.withUnsafeMutableBufferPointer { buffer in
+            let base = buffer.baseAddress!
+            pool.parallelFor(total, minimumChunk: 64) { range in
+                for (index, layer) in layers.enumerated() {
+                    let lower = max(range.lowerBound, offsets[index])
+                    let upper = min(range.upperBound, offsets[index + 1])
+                    guard lower < upper else { continue }
+                    let local = (lower - offsets[index])..<(upper - offsets[index])
+                    layer.weight.matvec(
+                        rows: local, inputs: inputs, outputs: base + offsets[index], outputStride: total)
+                }
+            }
+        }
+        return layers.enumerated().map { index, layer in
+            var output = [Float](repeating: 0, count: rows * layer.outFeatures)
+            for row in 0..<rows {
+                let start = row * total + offsets[index]
+                output.replaceSubrange(
+                    (row * layer.outFeatures)..<((row + 1) * layer.outFeatures),
+                    with: joined[start..<(start + layer.outFeatures)])
+            }
+            if let bias = layer.bias {
+                output.withUnsafeMutableBufferPointer { layer.addBias(bias, to: $0.baseAddress!, rows: rows) }
+            }
+            return output
+        }
+    }
+
     /// `[rows, outFeatures]` results for `[rows, inFeatures]` inputs in a new array.
     public func apply(_ input: [Float], rows: Int, pool: ComputePool) -> [Float] {
         [Float](unsafeUninitializedCapacity: rows * outFeatures) { output, initialized in

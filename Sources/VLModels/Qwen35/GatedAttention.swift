@@ -39,7 +39,8 @@ struct GatedAttention: Sendable {
         rope: RotaryRows, pool: ComputePool
     ) -> [Float] {
         let (heads, hd) = (config.heads, config.headDim)
-        let projected = queryAndGate.apply(x, rows: rows, pool: pool)  // [rows, heads, 2 · hd]
+        let inputs = Linear.apply([queryAndGate, key, value], sharing: x, rows: rows, pool: pool)
+        let projected = inputs[0]  // [rows, heads, 2 · hd]
         var queries = [Float](repeating: 0, count: rows * heads * hd)
         var gates = [Float](repeating: 0, count: rows * heads * hd)
         for unit in 0..<(rows * heads) {
@@ -47,8 +48,8 @@ struct GatedAttention: Sendable {
             gates[(unit * hd)..<((unit + 1) * hd)] = projected[((2 * unit + 1) * hd)..<((2 * unit + 2) * hd)]
         }
         queries = RowOps.normalized(queries, with: queryNorm)
-        var keys = RowOps.normalized(key.apply(x, rows: rows, pool: pool), with: keyNorm)
-        let values = value.apply(x, rows: rows, pool: pool)
+        var keys = RowOps.normalized(inputs[1], with: keyNorm)
+        let values = inputs[2]
         rope.rotate(&queries, heads: heads, headDim: hd)
         rope.rotate(&keys, heads: config.kvHeads, headDim: hd)
         var attended = [Float](repeating: 0, count: rows * heads * hd)

@@ -53,10 +53,12 @@ struct GatedDeltaNet: Sendable {
         pool: ComputePool
     ) -> [Float] {
         let (valueHeads, valueDim) = (config.linearValueHeads, config.linearValueDim)
-        var mixed = inputProjection.apply(x, rows: rows, pool: pool)  // [rows, channels], then conv + SiLU in place
-        var gate = gateProjection.apply(x, rows: rows, pool: pool)  // z, [rows, valueHeads · valueDim]
-        let beta = betaProjection.apply(x, rows: rows, pool: pool)  // [rows, valueHeads]
-        let decay = decayProjection.apply(x, rows: rows, pool: pool)  // a, [rows, valueHeads]
+        // In q8 / q4 runs beta and decay are bf16, so they go on their own (`Linear.apply(_:sharing:)` joins one format).
+        let projected = Linear.apply([inputProjection, gateProjection], sharing: x, rows: rows, pool: pool)
+        var mixed = projected[0]  // [rows, channels], then conv + SiLU in place
+        var gate = projected[1]  // z, [rows, valueHeads · valueDim]
+        let decays = Linear.apply([betaProjection, decayProjection], sharing: x, rows: rows, pool: pool)
+        let (beta, decay) = (decays[0], decays[1])  // [rows, valueHeads] each; decay is a
         for segment in segments {
             convolve(&mixed, rows: segment.rows, state: &sequences[segment.sequence].deltaNet, layer: layer)
         }

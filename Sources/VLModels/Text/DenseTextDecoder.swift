@@ -92,13 +92,14 @@ public struct DenseTextDecoder: TextDecoder {
         var attended = [Float](repeating: 0, count: rows * config.heads * hd)
         for (index, layer) in layers.enumerated() {
             RowOps.normalize(hidden, with: layer.inputNorm, into: &normed)
-            var q = layer.query.apply(normed, rows: rows, pool: pool)
-            var k = layer.key.apply(normed, rows: rows, pool: pool)
+            let projected = Linear.apply(
+                [layer.query, layer.key, layer.value], sharing: normed, rows: rows, pool: pool)
+            var (q, k) = (projected[0], projected[1])
             if let queryNorm = layer.queryNorm, let keyNorm = layer.keyNorm {
                 q = RowOps.normalized(q, with: queryNorm)
                 k = RowOps.normalized(k, with: keyNorm)
             }
-            let v = layer.value.apply(normed, rows: rows, pool: pool)
+            let v = projected[2]
             rope.rotate(&q, heads: config.heads, headDim: hd)
             rope.rotate(&k, heads: config.kvHeads, headDim: hd)
             for segment in segments {
