@@ -81,10 +81,10 @@ VL_AVX2 VL_INLINE void vl_transpose8_avx2(__m256 r[8]) {
     }
 }
 
-// Packs panels of any NR that is a multiple of 8 through registers: each group of 8 full
-// columns is read as 8 x 8 blocks (8 values of 8 weight rows) and transposed (the scalar loop's strided writes made
-// packing a fifth of the time at M = 256 with AVX2, and half of it with AVX-512's wider panels). The last kc % 8
-// values of a group, and the columns of a partial group, go through SCALAR.
+// Packs panels of any NR that is a multiple of 8 through registers: each group of 8 full columns is read as 8 x 8
+// blocks (8 values of 8 weight rows) and transposed (the scalar loop's strided writes made packing a fifth of the time
+// at M = 256 with AVX2, and half of it with AVX-512's wider panels). The last kc % 8 values of a group, and the
+// columns of a partial group, convert one value at a time through SCALAR.
 #define VL_DEFINE_MM_PACK_TRANSPOSED(NAME, WT, LOAD8, SCALAR)                                                        \
     VL_AVX2 static void NAME(const WT *w, size_t k, size_t j0, size_t nc, size_t k0, size_t kc, size_t nr,           \
                              float *dst) {                                                                           \
@@ -218,10 +218,8 @@ VL_AVX512 VL_INLINE void mm_tile_avx512(const float *x, size_t ldx, const float 
                     const int r = rows - m0 < 8 ? (int)(rows - m0) : 8;                                              \
                     for (size_t p = 0; p * 32 < nc; ++p) {                                                           \
                         const size_t nv = nc - p * 32 < 32 ? nc - p * 32 : 32;                                       \
-                        const __mmask16 mk0 = nv >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << nv) - 1u);           \
-                        const __mmask16 mk1 = nv <= 16   ? (__mmask16)0                                              \
-                                              : nv >= 32 ? (__mmask16)0xFFFF                                         \
-                                                         : (__mmask16)((1u << (nv - 16)) - 1u);                      \
+                        __mmask16 mk0, mk1;                                                                          \
+                        vl_tile32_masks(nv, &mk0, &mk1);                                                             \
                         const float *bt = last && bias ? bias + j0 + p * 32 : NULL;                                  \
                         const float *xt = x + m0 * k + k0, *bp = ws + p * kc * 32;                                   \
                         float *yt = y + m0 * n + j0 + p * 32;                                                        \

@@ -68,14 +68,18 @@ static inline int block_sum_scalar(int fmt, const unsigned char *wb, const unsig
     return sum;
 }
 
+// The sum of 8 int32 lanes (exact: integer addition in any order).
+VL_AVX2 VL_INLINE int32_t sum8_epi32(__m256i lanes) {
+    const __m128i half = _mm_add_epi32(_mm256_castsi256_si128(lanes), _mm256_extracti128_si256(lanes, 1));
+    const __m128i quarter = _mm_add_epi32(half, _mm_shuffle_epi32(half, 0x4E));
+    return _mm_cvtsi128_si32(_mm_add_epi32(quarter, _mm_shuffle_epi32(quarter, 0xB1)));
+}
+
 // |w| times (x with w's sign) in 16-bit pairs (exact: |pair| <= 2 * 127 * 127), then 32-bit quads, then their sum.
 VL_AVX2 VL_INLINE int block_sum_avx2(int fmt, const unsigned char *wb, const unsigned char *xb) {
     const __m256i wq = vl_block_ints_avx2(fmt, wb), x = _mm256_loadu_si256((const __m256i *)(xb + 4));
     const __m256i pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(wq, wq), _mm256_sign_epi8(x, wq));
-    const __m256i quads = _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));
-    const __m128i half = _mm_add_epi32(_mm256_castsi256_si128(quads), _mm256_extracti128_si256(quads, 1));
-    const __m128i quarter = _mm_add_epi32(half, _mm_shuffle_epi32(half, 0x4E));
-    return _mm_cvtsi128_si32(_mm_add_epi32(quarter, _mm_shuffle_epi32(quarter, 0xB1)));
+    return sum8_epi32(_mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
 }
 
 VL_DEFINE_MMQ_BY_OUTPUT(matmul_scalar, , block_sum_scalar)
@@ -128,11 +132,7 @@ VL_AVX512_VNNI static void strip_starts(int fmt, const unsigned char *xq, size_t
         for (size_t b = 0; b < blocks; ++b) {
             const unsigned char *xb = xq + ((m0 + (size_t)i) * nblocks + k0 / VL_QBLOCK + b) * VL_Q8_BLOCK_BYTES;
             const __m256i x = _mm256_loadu_si256((const __m256i *)(xb + 4));
-            const __m256i quads = _mm256_dpbusd_epi32(_mm256_setzero_si256(), offset, x);
-            const __m128i half = _mm_add_epi32(_mm256_castsi256_si128(quads), _mm256_extracti128_si256(quads, 1));
-            const __m128i quarter = _mm_add_epi32(half, _mm_shuffle_epi32(half, 0x4E));
-            const int32_t sum = _mm_cvtsi128_si32(_mm_add_epi32(quarter, _mm_shuffle_epi32(quarter, 0xB1)));
-            starts[(size_t)i * blocks + b] = -sum;
+            starts[(size_t)i * blocks + b] = -sum8_epi32(_mm256_dpbusd_epi32(_mm256_setzero_si256(), offset, x));
             dx[(size_t)i * blocks + b] = vl_block_scale(xb);
         }
     }
@@ -194,8 +194,8 @@ VL_AVX512_VNNI static void matmul_avx512(int fmt, const unsigned char *xq, size_
                 const unsigned char *xt = xq + m0 * x_row_bytes + k0 / VL_QBLOCK * VL_Q8_BLOCK_BYTES;
                 for (size_t p = 0; p * VL_MMQ_NR < nc; ++p) {
                     const size_t nv = nc - p * VL_MMQ_NR < VL_MMQ_NR ? nc - p * VL_MMQ_NR : VL_MMQ_NR;
-                    const __mmask16 mk0 = nv >= 16 ? (__mmask16)0xFFFF : vl_mask16(nv);
-                    const __mmask16 mk1 = nv <= 16 ? (__mmask16)0 : nv >= 32 ? (__mmask16)0xFFFF : vl_mask16(nv - 16);
+                    __mmask16 mk0, mk1;
+                    vl_tile32_masks(nv, &mk0, &mk1);
                     const float *bt = last && bias ? bias + j0 + p * VL_MMQ_NR : NULL;
                     const unsigned char *bp = ws + p * panel_bytes(kc);
                     float *yt = y + m0 * n + j0 + p * VL_MMQ_NR;

@@ -165,6 +165,11 @@ VL_AVX512 VL_INLINE __mmask16 vl_mask16(size_t rem) { return (__mmask16)((1u << 
 
 // The register tile of the AVX-512 matrix multiplies: R rows (compile-time after inlining) of 32 float accumulators,
 // c0 for columns 0..15 (mask m0) and c1 for 16..31 (mask m1), for the tile of Y at y with row stride ldy.
+/// The masks of a tile's columns when nv (1..32) of its 32 columns exist: m0 for columns 0..15, m1 for 16..31.
+VL_AVX512 VL_INLINE void vl_tile32_masks(size_t nv, __mmask16 *m0, __mmask16 *m1) {
+    *m0 = nv >= 16 ? (__mmask16)0xFFFF : vl_mask16(nv);
+    *m1 = nv <= 16 ? (__mmask16)0 : nv >= 32 ? (__mmask16)0xFFFF : vl_mask16(nv - 16);
+}
 /// Starts the tile at zero (the first K block) or from Y (a later one, which continues the sums stored there).
 VL_AVX512 VL_INLINE void vl_tile32_begin(__m512 *c0, __m512 *c1, const int R, const float *y, size_t ldy,
                                          __mmask16 m0, __mmask16 m1, int first) {

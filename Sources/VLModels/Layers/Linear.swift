@@ -51,9 +51,7 @@ public struct Linear: Sendable {
         if rows <= Self.matvecRowLimit {
             let inputs = ProductInputs(
                 UnsafeBufferPointer(start: x, count: rows * k), batch: rows, cols: k, for: weight.format)
-            pool.parallelFor(n, minimumChunk: 64) { range in
-                weight.matvec(rows: range, inputs: inputs, outputs: y, outputStride: n)
-            }
+            Self.matvec([self], inputs: inputs, into: y, offsets: [0, n], pool: pool)
             if let bias { addBias(bias, to: y, rows: rows) }
         } else {
             multiply(x, rows: rows, into: y, pool: pool)
@@ -76,18 +74,8 @@ public struct Linear: Sendable {
         let total = offsets.last!
         // `[rows, total]`: every layer's outputs side by side, one column block per layer.
         var joined = [Float](repeating: 0, count: rows * total)
-        joined.withUnsafeMutableBufferPointer { buffer in
-            let base = buffer.baseAddress!
-            pool.parallelFor(total, minimumChunk: 64) { range in
-                for (index, layer) in layers.enumerated() {
-                    let lower = max(range.lowerBound, offsets[index])
-                    let upper = min(range.upperBound, offsets[index + 1])
-                    guard lower < upper else { continue }
-                    let local = (lower - offsets[index])..<(upper - offsets[index])
-                    layer.weight.matvec(
-                        rows: local, inputs: inputs, outputs: base + offsets[index], outputStride: total)
-                }
-            }
+        joined.withUnsafeMutableBufferPointer {
+            matvec(layers, inputs: inputs, into: $0.baseAddress!, offsets: offsets, pool: pool)
         }
         return layers.enumerated().map { index, layer in
             var output = [Float](repeating: 0, count: rows * layer.outFeatures)
@@ -101,6 +89,25 @@ public struct Linear: Sendable {
                 output.withUnsafeMutableBufferPointer { layer.addBias(bias, to: $0.baseAddress!, rows: rows) }
             }
             return output
+        }
+    }
+
+    /// The matrix-vector products of `layers` with the prepared `inputs`, the output rows of all layers split over the
+    /// pool in one loop: layer `i` writes its `[batch, outFeatures]` results at `base + offsets[i]` with row stride
+    /// `offsets.last` (`offsets` are the running sums of the layers' widths, from 0).
+    private static func matvec(
+        _ layers: [Linear], inputs: ProductInputs, into base: UnsafeMutablePointer<Float>, offsets: [Int],
+        pool: ComputePool
+    ) {
+        let total = offsets.last!
+        pool.parallelFor(total, minimumChunk: 64) { range in
+            for (index, layer) in layers.enumerated() {
+                let lower = max(range.lowerBound, offsets[index])
+                let upper = min(range.upperBound, offsets[index + 1])
+                guard lower < upper else { continue }
+                let local = (lower - offsets[index])..<(upper - offsets[index])
+                layer.weight.matvec(rows: local, inputs: inputs, outputs: base + offsets[index], outputStride: total)
+            }
         }
     }
 
