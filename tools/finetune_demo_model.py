@@ -23,7 +23,6 @@ bf16 checkpoint are train_demo_model.py's. The tokenizer and configuration files
 from __future__ import annotations
 
 import argparse
-import math
 import shutil
 import sys
 import time
@@ -103,44 +102,15 @@ def main() -> None:
     steps = iter(torch.utils.data.DataLoader(
         Batches(args.out, args.batch_size, args.seed, args.same_colour, args.big),
         batch_size=None, num_workers=1, prefetch_factor=8))
-    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}],
-                                  lr=args.lr, betas=(0.9, 0.98))
+    optimizer = train_demo_model.optimizer_for(model, args.lr)
 
-    def lr_at(step: int) -> float:
-        if step < args.warmup:
-            return args.lr * (step + 1) / args.warmup
-        progress = (step - args.warmup) / max(1, args.steps - args.warmup)
-        return args.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
+    def checkpoint() -> None:
+        train_demo_model.save(model, args.out, tokenizer)
+        # The same architecture: keep --init's config.json, which a float32 load would mark "dtype": "float32"
+        # in its text and vision parts.
+        shutil.copy(args.init / "config.json", args.out / "config.json")
 
-    train_started = time.time()
-    window: list[float] = []
-    for step in range(stop):
-        micro = next(steps)
-        for group in optimizer.param_groups:
-            group["lr"] = lr_at(step)
-        optimizer.zero_grad(set_to_none=True)
-        tokens = sum(int((batch["labels"] != -100).sum()) for batch in micro)
-        total = 0.0
-        for batch in micro:
-            count = int((batch["labels"] != -100).sum())
-            loss = model(**batch).loss * (count / tokens)
-            loss.backward()
-            total += loss.item()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        window.append(total)
-        if (step + 1) % args.log_every == 0:
-            elapsed = time.time() - train_started
-            print(f"step {step + 1:5d}  loss {sum(window) / len(window):.4f}  lr {lr_at(step):.2e}  "
-                  f"{elapsed / (step + 1):.3f} s/step  {elapsed / 60:.1f} min", flush=True)
-            window.clear()
-        if (step + 1) % args.save_every == 0 or step + 1 == stop:
-            train_demo_model.save(model, args.out, tokenizer)
-            # The same architecture: keep --init's config.json, which a float32 load would mark "dtype": "float32"
-            # in its text and vision parts.
-            shutil.copy(args.init / "config.json", args.out / "config.json")
+    train_started = train_demo_model.train(model, steps, optimizer, args, stop, checkpoint)
     print(f"trained {stop} steps in {(time.time() - train_started) / 60:.1f} min "
           f"(total {(time.time() - started) / 60:.1f} min); checkpoint in {args.out}", flush=True)
 

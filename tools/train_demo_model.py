@@ -191,6 +191,54 @@ def save(model, directory: Path, tokenizer: Tokenizer) -> None:
     (directory / "preprocessor_config.json").write_text(json.dumps(PREPROCESSOR, indent=2, sort_keys=True) + "\n")
 
 
+def optimizer_for(model, lr: float) -> torch.optim.AdamW:
+    """AdamW with weight decay on the weight matrices only."""
+    # No weight decay on norms, biases and the DeltaNet decay parameters (A_log, dt_bias): they are not weights.
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
+    return torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}],
+                             lr=lr, betas=(0.9, 0.98))
+
+
+def train(model, steps, optimizer, args, stop: int, checkpoint) -> float:
+    """Runs steps 0 ..< stop of a schedule of args.steps steps (linear warm-up over args.warmup, then cosine down to
+    5 % of args.lr), logging every args.log_every steps and calling checkpoint() every args.save_every steps and
+    after the last one. Returns the time training started."""
+
+    def lr_at(step: int) -> float:
+        if step < args.warmup:
+            return args.lr * (step + 1) / args.warmup
+        progress = (step - args.warmup) / max(1, args.steps - args.warmup)
+        return args.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+    train_started = time.time()
+    window: list[float] = []
+    for step in range(stop):
+        micro = next(steps)
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(step)
+        optimizer.zero_grad(set_to_none=True)
+        # The mean over all answer tokens of the step, whatever micro-batch they fell into.
+        tokens = sum(int((batch["labels"] != -100).sum()) for batch in micro)
+        total = 0.0
+        for batch in micro:
+            count = int((batch["labels"] != -100).sum())
+            loss = model(**batch).loss * (count / tokens)
+            loss.backward()
+            total += loss.item()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        window.append(total)
+        if (step + 1) % args.log_every == 0:
+            elapsed = time.time() - train_started
+            print(f"step {step + 1:5d}  loss {sum(window) / len(window):.4f}  lr {lr_at(step):.2e}  "
+                  f"{elapsed / (step + 1):.3f} s/step  {elapsed / 60:.1f} min", flush=True)
+            window.clear()
+        if (step + 1) % args.save_every == 0 or step + 1 == stop:
+            checkpoint()
+    return train_started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=train_demo_tokenizer.DEFAULT_OUT)
@@ -219,44 +267,9 @@ def main() -> None:
     # One worker: the stream stays in one seeded order, and it overlaps with the model's two threads.
     steps = iter(torch.utils.data.DataLoader(
         Batches(args.out, args.batch_size), batch_size=None, num_workers=1, prefetch_factor=8))
-    # No weight decay on norms, biases and the DeltaNet decay parameters (A_log, dt_bias): they are not weights.
-    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}],
-                                  lr=args.lr, betas=(0.9, 0.98))
-
-    def lr_at(step: int) -> float:
-        if step < args.warmup:
-            return args.lr * (step + 1) / args.warmup
-        progress = (step - args.warmup) / max(1, args.steps - args.warmup)
-        return args.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
-
+    optimizer = optimizer_for(model, args.lr)
     print(f"setup {time.time() - started:.1f} s", flush=True)
-    train_started = time.time()
-    window: list[float] = []
-    for step in range(args.steps):
-        micro = next(steps)
-        for group in optimizer.param_groups:
-            group["lr"] = lr_at(step)
-        optimizer.zero_grad(set_to_none=True)
-        # The mean over all answer tokens of the step, whatever micro-batch they fell into.
-        tokens = sum(int((batch["labels"] != -100).sum()) for batch in micro)
-        total = 0.0
-        for batch in micro:
-            count = int((batch["labels"] != -100).sum())
-            loss = model(**batch).loss * (count / tokens)
-            loss.backward()
-            total += loss.item()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        window.append(total)
-        if (step + 1) % args.log_every == 0:
-            elapsed = time.time() - train_started
-            print(f"step {step + 1:5d}  loss {sum(window) / len(window):.4f}  lr {lr_at(step):.2e}  "
-                  f"{elapsed / (step + 1):.3f} s/step  {elapsed / 60:.1f} min", flush=True)
-            window.clear()
-        if (step + 1) % args.save_every == 0 or step + 1 == args.steps:
-            save(model, args.out, tokenizer)
+    train_started = train(model, steps, optimizer, args, args.steps, lambda: save(model, args.out, tokenizer))
     print(f"trained {args.steps} steps in {(time.time() - train_started) / 60:.1f} min "
           f"(total {(time.time() - started) / 60:.1f} min); checkpoint in {args.out}", flush=True)
 
