@@ -1,5 +1,5 @@
 // Matrix multiply Y[m][n] = sum_k X[m][k] * W[n][k] (+ bias[n]), F32, BF16 and F16 weights, over a column range
-// (q8 / q4 weights: vl_matmul_quant.c).
+// (q8 / q4 weights: vl_quant_product.c).
 //
 // Order of every element's sum (see vl_matmul.h): sequential over k with fused multiply-adds from +0, then the bias
 // added once. The fast variants block the loops GotoBLAS-style but keep that order exactly:

@@ -1,6 +1,6 @@
-// Private helpers for the kernels on block-quantized weights (formats in vl_quant.h): reading a block's scale and
-// values, and whether the CPU has AVX512_VNNI. Shared by the matrix-vector and the matrix-multiply kernels; not part
-// of the public interface (it holds intrinsics).
+// Private helpers for the kernels on block-quantized weights (layout in vl_quant.h): where a group block lives and
+// whether the CPU has AVX512_VNNI. Shared by the quantizer, the product kernels and the peak probe; not part of the
+// public interface (it holds intrinsics).
 #ifndef VL_QUANT_BLOCKS_H
 #define VL_QUANT_BLOCKS_H
 
@@ -12,40 +12,37 @@
 #include <stdatomic.h>
 #include <string.h>
 
-enum { VL_FMT_Q8 = 0, VL_FMT_Q4 = 1 };
+/// Bytes of one block of a weight row.
+static inline size_t vl_qblock_bytes(vl_qformat format) {
+    return format == VL_Q8 ? VL_Q8_BLOCK_BYTES : VL_Q4_BLOCK_BYTES;
+}
 
-static inline size_t vl_block_bytes(int fmt) { return fmt == VL_FMT_Q8 ? VL_Q8_BLOCK_BYTES : VL_Q4_BLOCK_BYTES; }
+/// Bytes of one group block (16 rows by 32 columns): 64 bytes of scales, then the chunks.
+static inline size_t vl_qgroup_block_bytes(vl_qformat format) { return VL_QGROUP * vl_qblock_bytes(format); }
 
-static inline float vl_block_scale(const unsigned char *blk) {
+/// The group block of group g (rows 16g ..) and block j (columns 32j ..) of a matrix of `cols` columns.
+static inline const unsigned char *vl_qgroup_block(vl_qformat format, const unsigned char *w, size_t cols, size_t g,
+                                                   size_t j) {
+    return w + (g * (cols / VL_QBLOCK) + j) * vl_qgroup_block_bytes(format);
+}
+
+/// The weight offset that makes a format's stored values unsigned (q8: q + 128; q4: nibbles q + 8).
+static inline int vl_qoffset(vl_qformat format) { return format == VL_Q8 ? 128 : 8; }
+
+/// The float scale stored at p (any alignment).
+static inline float vl_qscale(const unsigned char *p) {
     float d;
-    memcpy(&d, blk, 4);
+    memcpy(&d, p, 4);
     return d;
 }
 
-// The 32 signed values of a weight block.
-static inline void vl_block_values(int fmt, const unsigned char *blk, int q[VL_QBLOCK]) {
-    for (int j = 0; j < 16; ++j) {
-        if (fmt == VL_FMT_Q8) {
-            q[j] = (int8_t)blk[4 + j];
-            q[j + 16] = (int8_t)blk[20 + j];
-        } else {
-            q[j] = (blk[4 + j] & 15) - 8;
-            q[j + 16] = (blk[4 + j] >> 4) - 8;
-        }
-    }
+/// The signed value q of weight t (0..31) of row c (0..15) of a group block.
+static inline int vl_qvalue(vl_qformat format, const unsigned char *block, int c, int t) {
+    const unsigned char *chunks = block + 64;
+    if (format == VL_Q8) return chunks[(t / 4) * 64 + 4 * c + t % 4] - 128;
+    const unsigned char byte = chunks[(t % 16 / 4) * 64 + 4 * c + t % 4];
+    return (t < 16 ? byte & 15 : byte >> 4) - 8;
 }
-
-// MARK: - AVX2
-
-// The 32 signed weights of a block as int8 lanes in order.
-VL_AVX2 VL_INLINE __m256i vl_block_ints_avx2(int fmt, const unsigned char *blk) {
-    if (fmt == VL_FMT_Q8) return _mm256_loadu_si256((const __m256i *)(blk + 4));
-    const __m128i raw = _mm_loadu_si128((const __m128i *)(blk + 4)), mask = _mm_set1_epi8(15);
-    const __m256i nibbles = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(raw, 4), mask), _mm_and_si128(raw, mask));
-    return _mm256_sub_epi8(nibbles, _mm256_set1_epi8(8));
-}
-
-// MARK: - AVX-512 with VNNI
 
 #define VL_AVX512_VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
 

@@ -45,11 +45,11 @@ extension Kernels {
 }
 
 extension QuantizedMatrix {
-    /// Bytes of workspace `multiply` needs for a range of `columnCount` output columns.
+    /// Bytes of workspace `multiply` needs for a range of `columnCount` output columns: none for q8 and q4, whose
+    /// layout is already the one the kernels read.
     public func multiplyWorkspaceSize(columnCount: Int) -> Int {
         precondition(columnCount >= 0, "negative column count")
-        return format.isBlockQuantized
-            ? vl_matmul_quant_workspace_size(cols, columnCount) : vl_matmul_workspace_size(cols, columnCount)
+        return format.isBlockQuantized ? 0 : vl_matmul_workspace_size(cols, columnCount)
     }
 
     /// The matrix multiply with this matrix as the weights (`[rows, cols]` = `[n, k]`), bf16 or f16:
@@ -79,7 +79,8 @@ extension QuantizedMatrix {
 
     /// The matrix multiply with this matrix as the weights, q8 or q4: `outputs[i * rows + j] = Σ_kk x_i[kk] *
     /// W[j][kk] (+ bias[j])` for the `inputs.batch` rows `x_i` of `inputs` (quantized to q8) and `j` in `columns`, in
-    /// integers, in the order of `vl_matmul_q8` (`vl_matmul.h`), as llama.cpp multiplies Q8_0 / Q4_0 matrices.
+    /// integers, in the order of `vl_qproduct` (`vl_quant.h`), as llama.cpp multiplies Q8_0 / Q4_0 matrices: the
+    /// same order as `matvec`, so prefill and decoding give the same bits.
     ///
     /// Disjoint column ranges can run on different threads with the same `inputs`, each with its own `workspace` as
     /// above.
@@ -95,14 +96,8 @@ extension QuantizedMatrix {
         withUnsafeBytes { raw in
             inputs.storage.withUnsafeBytes { prepared in
                 guard let w = raw.baseAddress, let x = prepared.baseAddress else { return }
-                let (isa, begin, end, space) = (
-                    isa.cValue, columns.lowerBound, columns.upperBound, workspace.baseAddress
-                )
-                if format == .q8 {
-                    vl_matmul_q8(isa, x, inputs.batch, cols, w, rows, begin, end, bias, outputs, space)
-                } else {
-                    vl_matmul_q4(isa, x, inputs.batch, cols, w, rows, begin, end, bias, outputs, space)
-                }
+                let (begin, end) = (columns.lowerBound, columns.upperBound)
+                vl_qproduct(isa.cValue, format.blockFormat!, w, cols, begin, end, x, inputs.batch, bias, outputs, rows)
             }
         }
     }

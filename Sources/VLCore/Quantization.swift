@@ -2,11 +2,11 @@ import CVLKernels
 
 /// How a weight matrix is stored for the matrix-vector kernels, chosen per run (`--weights bf16|f16|q8|q4`).
 ///
-/// The block formats are laid out byte for byte in `vl_quant.h`: rows cut into blocks of 32 weights, each block a
-/// binary32 scale followed by its values. `q8`: 36 bytes per block (`d = max|w| / 127`, int8 values). `q4`: 20 bytes
-/// per block (`d = max|w| / 7`, values −7…7 stored as nibbles + 8; byte `j` holds weight `j` low, `j + 16` high).
-/// Products with q8 and q4 weights quantize their input vectors to q8 too and multiply in integers (see
-/// `ProductInputs`).
+/// The block formats are laid out byte for byte in `vl_quant.h`: rows cut into blocks of 32 weights with a binary32
+/// scale each, `q8` with `d = max|w| / 127` and int8 values (36 bytes per block), `q4` with `d = max|w| / 7` and values
+/// −7…7 (20 bytes per block), stored in groups of 16 rows whose blocks of the same columns sit together, 4 weights of
+/// each row per 32-bit lane, so that one vector load feeds the integer dot product for 16 rows. Products with q8 and
+/// q4 weights quantize their input vectors to q8 too and multiply in integers (see `ProductInputs`).
 public enum WeightFormat: String, Sendable, CaseIterable, CustomStringConvertible {
     /// bf16, round to nearest even: 2 bytes per weight.
     case bf16
@@ -23,12 +23,22 @@ public enum WeightFormat: String, Sendable, CaseIterable, CustomStringConvertibl
     /// Columns a row must be a multiple of: 32 for the block formats, 1 otherwise.
     public var columnMultiple: Int { isBlockQuantized ? Int(VL_QBLOCK) : 1 }
 
-    /// Bytes that a `[rows, cols]` matrix takes in this format (`cols` a multiple of `columnMultiple`).
+    /// Rows a block-format matrix is stored in groups of (16): its byte count covers whole groups.
+    public static let rowGroup = Int(VL_QGROUP)
+
+    /// Bytes that a `[rows, cols]` matrix takes in this format (`cols` a multiple of `columnMultiple`; the block
+    /// formats round `rows` up to a multiple of `rowGroup`).
     public func byteCount(rows: Int, cols: Int) -> Int {
+        if let block = blockFormat { return vl_qweights_bytes(block, rows, cols) }
+        return rows * cols * 2
+    }
+
+    /// The kernels' name of a block format, nil for bf16 and f16.
+    var blockFormat: vl_qformat? {
         switch self {
-        case .bf16, .f16: rows * cols * 2
-        case .q8: vl_q8_bytes(rows, cols)
-        case .q4: vl_q4_bytes(rows, cols)
+        case .bf16, .f16: nil
+        case .q8: VL_Q8
+        case .q4: VL_Q4
         }
     }
 
@@ -106,21 +116,25 @@ public struct QuantizedMatrix: Sendable {
         into destination: UnsafeMutableRawPointer
     ) {
         let isa = isa.cValue
+        if let block = format.blockFormat {
+            _ = vl_quantize_weights(isa, block, source, rows, cols, destination)
+            return
+        }
         let halves = destination.bindMemory(to: UInt16.self, capacity: rows * cols)
-        switch format {
-        case .bf16: vl_f32_to_bf16(isa, source, halves, rows * cols)
-        case .f16: vl_f32_to_f16(isa, source, halves, rows * cols)
-        case .q8: _ = vl_quantize_q8(isa, source, rows, cols, destination)
-        case .q4: _ = vl_quantize_q4(isa, source, rows, cols, destination)
+        if format == .bf16 {
+            vl_f32_to_bf16(isa, source, halves, rows * cols)
+        } else {
+            vl_f32_to_f16(isa, source, halves, rows * cols)
         }
     }
 
     /// Encodes the `[rows, cols]` checkpoint tensor in `format` a band of rows at a time, through one small float
     /// buffer: a full F32 copy of a large tensor (an embedding table is about a gigabyte) cost most of the load
-    /// time in page faults.
+    /// time in page faults. Bands are whole row groups, as the block formats store them.
     private init(encoding tensor: TensorView, rows: Int, cols: Int, format: WeightFormat) throws(CoreError) {
         let count = format.byteCount(rows: rows, cols: cols)
-        let band = max(1, (1 << 18) / max(cols, 1))
+        let group = WeightFormat.rowGroup
+        let band = max(1, (1 << 18) / max(cols * group, 1)) * group
         var floats = [Float](repeating: 0, count: band * cols)
         var failure: CoreError?
         let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
@@ -194,16 +208,21 @@ public struct QuantizedMatrix: Sendable {
         return [Float](unsafeUninitializedCapacity: count) { out, initialized in
             withUnsafeBytes { raw in
                 guard let src = raw.baseAddress, let dst = out.baseAddress else { return }
-                let isa = InstructionSet.active.cValue
-                let halves = src.assumingMemoryBound(to: UInt16.self)
-                switch format {
-                case .bf16: vl_bf16_to_f32(isa, halves, dst, count)
-                case .f16: vl_f16_to_f32(isa, halves, dst, count)
-                case .q8: _ = vl_dequantize_q8(isa, src, rows, cols, dst)
-                case .q4: _ = vl_dequantize_q4(isa, src, rows, cols, dst)
-                }
+                decode(src, rows: 0..<rows, into: dst)
             }
             initialized = count
+        }
+    }
+
+    /// Decodes the rows `range` of the encoded matrix at `src` into `output`, row after row.
+    private func decode(_ src: UnsafeRawPointer, rows range: Range<Int>, into output: UnsafeMutablePointer<Float>) {
+        let (isa, count) = (InstructionSet.active.cValue, range.count * cols)
+        let halves = src.assumingMemoryBound(to: UInt16.self) + range.lowerBound * cols
+        switch format {
+        case .bf16: vl_bf16_to_f32(isa, halves, output, count)
+        case .f16: vl_f16_to_f32(isa, halves, output, count)
+        case .q8, .q4:
+            _ = vl_dequantize_weights(format.blockFormat!, src, cols, range.lowerBound, range.upperBound, output)
         }
     }
 
@@ -211,17 +230,7 @@ public struct QuantizedMatrix: Sendable {
     /// `lm_head`. Each element equals the same element of `dequantized()`.
     public func decodeRow(_ row: Int, into output: UnsafeMutablePointer<Float>) {
         precondition(row >= 0 && row < rows, "row \(row) is outside 0..<\(rows)")
-        let rowBytes = format.byteCount(rows: 1, cols: cols)
-        withUnsafeBytes { raw in
-            let src = raw.baseAddress! + row * rowBytes
-            let isa = InstructionSet.active.cValue
-            switch format {
-            case .bf16: vl_bf16_to_f32(isa, src.assumingMemoryBound(to: UInt16.self), output, cols)
-            case .f16: vl_f16_to_f32(isa, src.assumingMemoryBound(to: UInt16.self), output, cols)
-            case .q8: _ = vl_dequantize_q8(isa, src, 1, cols, output)
-            case .q4: _ = vl_dequantize_q4(isa, src, 1, cols, output)
-            }
-        }
+        withUnsafeBytes { decode($0.baseAddress!, rows: row..<(row + 1), into: output) }
     }
 
     /// `outputs[b * outputStride + r] = Σ_k W[r][k] * x_b[k]` for `r` in `rowRange` and the `inputs.batch` vectors
@@ -229,7 +238,8 @@ public struct QuantizedMatrix: Sendable {
     /// q4) fixes.
     ///
     /// `outputs` is `[batch, outputStride]`, `outputStride` ≥ `rowRange.upperBound`, so disjoint row ranges can run
-    /// on different threads with the same `inputs`.
+    /// on different threads with the same `inputs` (q8 and q4 share no work between ranges that start and end on
+    /// multiples of `WeightFormat.rowGroup`).
     ///
     /// - Precondition: `inputs` was prepared for this matrix's format and column count.
     public func matvec(
@@ -250,8 +260,8 @@ public struct QuantizedMatrix: Sendable {
                 switch format {
                 case .bf16: vl_matvec_bf16(isa, halves, cols, begin, end, floats, cols, batch, outputs, outputStride)
                 case .f16: vl_matvec_f16(isa, halves, cols, begin, end, floats, cols, batch, outputs, outputStride)
-                case .q8: vl_matvec_q8(isa, w, cols, begin, end, x, batch, outputs, outputStride)
-                case .q4: vl_matvec_q4(isa, w, cols, begin, end, x, batch, outputs, outputStride)
+                case .q8, .q4:
+                    vl_qproduct(isa, format.blockFormat!, w, cols, begin, end, x, batch, nil, outputs, outputStride)
                 }
             }
         }
@@ -272,8 +282,8 @@ public struct QuantizedMatrix: Sendable {
 }
 
 /// The input vectors of `QuantizedMatrix.matvec` (and the input rows of `multiply` with q8 / q4 weights), prepared
-/// once per step in the form the weight format multiplies: q8 blocks (`vl_quantize_q8` of each vector) for q8 and q4
-/// weights, the floats themselves otherwise. Prepare them once, then let every thread of a row or column split use
+/// once per step in the form the weight format multiplies: q8 blocks with their sums (`vl_quantize_inputs`) for q8 and
+/// q4 weights, the floats themselves otherwise. Prepare them once, then let every thread of a row or column split use
 /// them.
 ///
 /// The q8 quantization adds a relative error of about 0.3 % to each product (measured on Gaussian data in the tests),
@@ -285,7 +295,7 @@ public struct ProductInputs: Sendable {
     public let cols: Int
     /// Whether the vectors are held as q8 blocks.
     public let isQuantized: Bool
-    /// The prepared bytes: `[batch, cols]` floats, or a `[batch, cols]` q8 matrix.
+    /// The prepared bytes: `[batch, cols]` floats, or `batch` rows of q8 input blocks (`vl_quant.h`).
     let storage: [UInt8]
 
     /// Prepares `batch` vectors of `cols` floats (`values`, `[batch, cols]`) for weights in `format`.
@@ -301,10 +311,10 @@ public struct ProductInputs: Sendable {
         self.cols = cols
         isQuantized = format.isBlockQuantized
         if format.isBlockQuantized {
-            let count = vl_q8_bytes(batch, cols)
+            let count = vl_qinputs_bytes(batch, cols)
             storage = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
                 if let src = values.baseAddress, let dst = buffer.baseAddress, count > 0 {
-                    _ = vl_quantize_q8(isa.cValue, src, batch, cols, dst)
+                    _ = vl_quantize_inputs(isa.cValue, format.blockFormat!, src, batch, cols, dst)
                 }
                 initialized = count
             }

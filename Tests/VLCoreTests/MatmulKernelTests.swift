@@ -249,9 +249,12 @@ struct QuantizedMatmulTests {
         #expect(bits(split) == bits(expected))
     }
 
-    /// Shapes for the integer products: row strips of 6 and their tails, panels of 32 and partial ones, K within one
-    /// block of 512, across two, and over three.
-    static let integerShapes = [(1, 1, 32), (7, 33, 64), (13, 45, 608), (6, 64, 1056), (17, 300, 1536)]
+    /// Shapes for the integer products: one to 8 input rows (decoding: one pass over the rows, in runs of columns
+    /// whose inputs fit L1, 76 blocks for 8 rows), more in strips of 6 and their tails, weight rows in groups of 16,
+    /// pairs of them and partial ones, K within one cache block of 512 columns, across two, and over three.
+    static let integerShapes = [
+        (1, 1, 32), (7, 33, 64), (13, 45, 608), (6, 64, 1056), (17, 300, 1536), (9, 40, 0), (8, 40, 2624),
+    ]
 
     @Test(
         "q8 and q4 weights: every ISA and column split equals the scalar reference bit for bit",
@@ -264,9 +267,16 @@ struct QuantizedMatmulTests {
         let bias = rng.floats(n)
         let scalar = Self.product(matrix, inputs: inputs, m: m, bias: bias, ranges: [0..<n], isa: .scalar)
         #expect(!scalar.contains { !$0.isFinite })
-        for isa in InstructionSet.reachable.dropFirst() {
+        for isa in InstructionSet.reachable {
             #expect(
                 bits(Self.product(matrix, inputs: inputs, m: m, bias: bias, ranges: [0..<n], isa: isa)) == bits(scalar))
+            // Decoding one row at a time (matvec) gives the bits of prefill (every row at once).
+            for row in 0..<m {
+                var y = [Float](repeating: .nan, count: n)
+                let one = ProductInputs(Array(inputs[(row * k)..<((row + 1) * k)]), batch: 1, cols: k, for: format)
+                matrix.matvec(rows: 0..<n, inputs: one, outputs: &y, outputStride: n, isa: isa)
+                #expect(bits(zip(y, bias).map { $0 + $1 }) == bits(Array(scalar[(row * n)..<((row + 1) * n)])))
+            }
             let split = [0..<(n / 3), (n / 3)..<(n / 2), (n / 2)..<n]
             #expect(
                 bits(Self.product(matrix, inputs: inputs, m: m, bias: bias, ranges: split, isa: isa)) == bits(scalar))

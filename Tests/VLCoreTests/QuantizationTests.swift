@@ -11,20 +11,33 @@ import VLCore
 
 private let blockFormats: [WeightFormat] = [.q8, .q4]
 
-/// Independent decoder of the documented layout: the scales and the integer values of every block.
+/// Independent decoder of the documented layout (groups of 16 rows, their blocks of the same 32 columns together,
+/// 4 weights of a row per 32-bit lane): the scale of every block (`[rows, cols / 32]`) and every integer value
+/// (`[rows, cols]`), padding rows included (`rows` rounded up to 16).
 private func decode(_ matrix: QuantizedMatrix) -> (scales: [Float], values: [Int]) {
-    let blockBytes = matrix.format == .q8 ? 36 : 20
-    var scales: [Float] = []
-    var values: [Int] = []
-    for start in stride(from: 0, to: matrix.bytes.count, by: blockBytes) {
-        let b = matrix.bytes
-        let bits = (0..<4).reduce(UInt32(0)) { $0 | UInt32(b[start + $1]) << (8 * UInt32($1)) }
-        scales.append(Float(bitPattern: bits))
-        if matrix.format == .q8 {
-            values += (0..<32).map { Int(Int8(bitPattern: b[start + 4 + $0])) }
-        } else {
-            values += (0..<16).map { Int(b[start + 4 + $0] & 15) - 8 }  // weights 0..15: low nibbles
-            values += (0..<16).map { Int(b[start + 4 + $0] >> 4) - 8 }  // weights 16..31: high nibbles
+    let (blocks, groups) = (matrix.cols / 32, (matrix.rows + 15) / 16)
+    let groupBlockBytes = 16 * (matrix.format == .q8 ? 36 : 20)
+    let b = matrix.bytes
+    var scales = [Float](repeating: .nan, count: groups * 16 * blocks)
+    var values = [Int](repeating: .min, count: groups * 16 * matrix.cols)
+    for g in 0..<groups {
+        for j in 0..<blocks {
+            let start = (g * blocks + j) * groupBlockBytes
+            for c in 0..<16 {
+                let row = g * 16 + c
+                let bits = (0..<4).reduce(UInt32(0)) { $0 | UInt32(b[start + 4 * c + $1]) << (8 * UInt32($1)) }
+                scales[row * blocks + j] = Float(bitPattern: bits)
+                for t in 0..<32 {
+                    let value: Int
+                    if matrix.format == .q8 {
+                        value = Int(b[start + 64 + (t / 4) * 64 + 4 * c + t % 4]) - 128
+                    } else {
+                        let byte = b[start + 64 + (t % 16 / 4) * 64 + 4 * c + t % 4]
+                        value = Int(t < 16 ? byte & 15 : byte >> 4) - 8  // weights 0..15 low nibbles, 16..31 high
+                    }
+                    values[row * matrix.cols + j * 32 + t] = value
+                }
+            }
         }
     }
     return (scales, values)
@@ -40,9 +53,11 @@ struct QuantizationTests {
         let (rows, cols) = (5, 96)
         let weights = (0..<rows * cols).map { _ in rng.gaussian() }
         let matrix = QuantizedMatrix(quantizing: weights, rows: rows, cols: cols, format: format)
-        #expect(matrix.bytes.count == rows * cols / 32 * (format == .q8 ? 36 : 20))
+        #expect(matrix.bytes.count == 16 * cols / 32 * (format == .q8 ? 36 : 20))  // one group of 16 rows
         #expect(matrix.bytes.count == format.byteCount(rows: rows, cols: cols))
         let (scales, values) = decode(matrix)
+        // padding rows 5..15: scale 0, values 0
+        #expect(scales[(rows * cols / 32)...].allSatisfy { $0 == 0 } && values[(rows * cols)...].allSatisfy { $0 == 0 })
         let limit = format == .q8 ? 127 : 7
         let deq = matrix.dequantized()
         for index in 0..<rows * cols {
@@ -50,7 +65,7 @@ struct QuantizationTests {
             #expect(abs(values[index]) <= limit)
             #expect(deq[index].bitPattern == (Float(values[index]) * d).bitPattern, "index \(index)")
         }
-        for (block, d) in scales.enumerated() {
+        for (block, d) in scales.prefix(rows * cols / 32).enumerated() {
             let amax = weights[block * 32..<(block + 1) * 32].map { abs($0) }.max()!
             #expect(d == amax / Float(limit))
             #expect(values[block * 32..<(block + 1) * 32].contains { abs($0) == limit })
@@ -101,10 +116,12 @@ struct QuantizationTests {
             #expect(abs(deq[64 + k] + 8) <= 8 * 0x1p-23)
         }
         if format == .q4 {
-            // Third block (bytes 40..59): the stored nibble of -7 is 1, for weight 0 (low nibble of its first value
-            // byte) and weight 16 (high nibble); an all-zero block stores 8 in both.
-            #expect(matrix.bytes[44] == 0x11)
-            #expect(matrix.bytes[4] == 0x88)
+            // Row 2, lane 2 of the first chunk (byte 64 + 8): the stored nibble of -7 is 1, for weight 0 (low
+            // nibble) and weight 16 (high nibble); the all-zero row 0 stores 8 in both.
+            #expect(matrix.bytes[72] == 0x11)
+            #expect(matrix.bytes[64] == 0x88)
+        } else {
+            #expect(matrix.bytes[72] == 128 - 127 && matrix.bytes[64] == 128)  // q + 128
         }
     }
 
@@ -210,8 +227,8 @@ private struct QuantProblem {
         return y
     }
 
-    /// The q8 × q8 / q4 × q8 order of vl_quant.h, written from its documentation: exact integer lane sums of 4
-    /// products, scaled by d_w * d_x and fused into 8 float lanes, then the halving tree 8 → 4 → 2 → 1.
+    /// The q8 × q8 / q4 × q8 order of vl_quant.h, written from its documentation: per block an exact integer,
+    /// scaled by d_w * d_x and fused into one float sum.
     func integerReference(batch: Int) -> [Float] {
         let (scales, values) = decode(matrix)
         let blocks = cols / 32
@@ -219,20 +236,12 @@ private struct QuantProblem {
         for b in 0..<batch {
             let x = referenceQ8(inputs[b * cols..<(b + 1) * cols])
             for r in 0..<rows {
-                var s = [Float](repeating: 0, count: 8)
+                var s: Float = 0
                 for j in 0..<blocks {
-                    let d = scales[r * blocks + j] * x.scales[j]
-                    for l in 0..<8 {
-                        let products = (4 * l..<4 * l + 4).map {
-                            values[(r * blocks + j) * 32 + $0] * x.values[j * 32 + $0]
-                        }
-                        let sum = products.reduce(0, +)
-                        s[l].addProduct(Float(sum), d)
-                    }
+                    let sum = (0..<32).reduce(0) { $0 + values[r * cols + j * 32 + $1] * x.values[j * 32 + $1] }
+                    s.addProduct(Float(sum), scales[r * blocks + j] * x.scales[j])
                 }
-                let u = (0..<4).map { s[$0] + s[$0 + 4] }
-                let v = (0..<2).map { u[$0] + u[$0 + 2] }
-                y[b * rows + r] = v[0] + v[1]
+                y[b * rows + r] = s
             }
         }
         return y
@@ -240,7 +249,7 @@ private struct QuantProblem {
 }
 
 private let quantCols = [32, 64, 96, 1024, 1056]
-private let quantRows = 11  // odd: exercises the row blocks of 4 and 2 and their remainders
+private let quantRows = 37  // two row groups of 16 and a part of a third
 
 @Suite("Quantized matrix-vector kernels")
 struct QuantizedMatvecTests {
@@ -293,7 +302,7 @@ struct QuantizedMatvecTests {
             }
             for batch in [1, 3, 8] {
                 let whole = problem.output(isa, batch: batch)
-                for split in [1, 5, 6, 10] {
+                for split in [1, 5, 16, 21, 32] {  // inside the first group, at a group's end, inside the last
                     var parts = [Float](repeating: .nan, count: batch * quantRows)
                     problem.run(isa, rows: 0..<split, vectors: 0..<batch, into: &parts)
                     problem.run(isa, rows: split..<quantRows, vectors: 0..<batch, into: &parts)
@@ -313,7 +322,7 @@ struct QuantizedMatvecTests {
     }
 
     @Test(
-        "q8 quantization gives the same bytes on every ISA: ties, tiny, huge and non-finite blocks",
+        "q8 and q4 quantization give the same bytes on every ISA: ties, tiny, huge and non-finite blocks",
         arguments: InstructionSet.reachable)
     func quantizerIsaInvariant(isa: InstructionSet) {
         var rng = SplitMix(state: 25)
@@ -328,8 +337,10 @@ struct QuantizedMatvecTests {
         values[96 + 3] = .infinity
         values[128 + 7] = -.infinity
         values[160 + 1] = Float.leastNonzeroMagnitude
-        let expected = QuantizedMatrix(quantizing: values, rows: 40, cols: 32, format: .q8, isa: .scalar).bytes
-        #expect(QuantizedMatrix(quantizing: values, rows: 40, cols: 32, format: .q8, isa: isa).bytes == expected)
+        for format in blockFormats {
+            let expected = QuantizedMatrix(quantizing: values, rows: 40, cols: 32, format: format, isa: .scalar).bytes
+            #expect(QuantizedMatrix(quantizing: values, rows: 40, cols: 32, format: format, isa: isa).bytes == expected)
+        }
         // and the scalar bytes follow the documented rounding (ties away from zero)
         let (scales, ints) = decode(QuantizedMatrix(quantizing: values, rows: 40, cols: 32, format: .q8, isa: .scalar))
         #expect(scales[0] == 1 && ints[1] == 2 && ints[2] == 3 && ints[33] == -7 && ints[34] == -8)

@@ -41,27 +41,6 @@ void vl_matmul_bf16(vl_isa isa, const float *x, size_t rows, size_t k, const uin
 void vl_matmul_f16(vl_isa isa, const float *x, size_t rows, size_t k, const uint16_t *w, size_t n, size_t n_begin,
                    size_t n_end, const float *bias, float *y, void *workspace);
 
-/// Bytes of workspace vl_matmul_q8 / _q4 need for inner dimension `k` and a column range of `n_count` columns.
-size_t vl_matmul_quant_workspace_size(size_t k, size_t n_count);
-
-/// The matrix multiply of q8-quantized input rows by q8 weights (formats of vl_quant.h; k a multiple of 32, else
-/// nothing is written), in integers as llama.cpp multiplies Q8_0 matrices: xq holds `rows` input rows quantized by
-/// vl_quantize_q8 (a [rows, k] q8 matrix), w the [n, k] q8 weights, and for m < rows, j in [n_begin, n_end), with
-/// x_b, w_b the rows' blocks b and d_x, d_w their scales:
-///   s = +0
-///   for b in 0 ..< k / 32:  i = sum over t < 32 of w_b[t] * x_b[t]      (an exact integer)
-///                           s = fma((float)i, d_w * d_x, s)             (d_w * d_x one float multiplication)
-///   Y[m * n + j] = s + bias[j]    (or s when bias is NULL)
-/// Every ISA follows this order: results are bit-identical across ISAs and column splits. (The matrix-vector kernels
-/// of vl_quant.h sum each block in 8 float lanes instead, so a row's result differs from theirs by rounding.)
-/// Workspace and column ranges as vl_matmul_f32, with vl_matmul_quant_workspace_size bytes.
-void vl_matmul_q8(vl_isa isa, const void *xq, size_t rows, size_t k, const void *w, size_t n, size_t n_begin,
-                  size_t n_end, const float *bias, float *y, void *workspace);
-
-/// vl_matmul_q8 for q4 weights.
-void vl_matmul_q4(vl_isa isa, const void *xq, size_t rows, size_t k, const void *w, size_t n, size_t n_begin,
-                  size_t n_end, const float *bias, float *y, void *workspace);
-
 #ifdef __cplusplus
 }
 #endif

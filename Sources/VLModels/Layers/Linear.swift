@@ -100,7 +100,11 @@ public struct Linear: Sendable {
         pool: ComputePool
     ) {
         let total = offsets.last!
-        pool.parallelFor(total, minimumChunk: 64) { range in
+        // Whole row groups per thread: q8 / q4 store rows in groups of 16, and a range that cut one would have both
+        // threads compute it.
+        let group = WeightFormat.rowGroup
+        pool.parallelFor((total + group - 1) / group, minimumChunk: 4) { units in
+            let range = (units.lowerBound * group)..<min(total, units.upperBound * group)
             for (index, layer) in layers.enumerated() {
                 let lower = max(range.lowerBound, offsets[index])
                 let upper = min(range.upperBound, offsets[index + 1])
