@@ -28,11 +28,10 @@
 // L2; a strip's input rows (6 x 640 bytes) in L1.
 #define VL_QPROD_KC 16
 #define VL_QPROD_NC 256
-// The decoding path goes over the columns in runs whose inputs take at most this many bytes, so that they stay in L1
-// while every group of the row range passes (8 inputs of 8960 columns would take 90 KB and stream from L2 instead).
-#define VL_QPROD_STREAM_INPUT_BYTES 24576
-// How far ahead of the group block in use the decoding path prefetches, in group blocks of the processing order (9 KB
-// of q8, 5 KB of q4). Measured on a 2-core Sapphire Rapids VM, q4, one input: 12-16 GB/s without, 19-24 with.
+// How far ahead of the group block in use the decoding path prefetches, in group blocks (9 KB of q8, 5 KB of q4): it
+// reads a row range as one contiguous run, whole rows of one group after another. Measured on a 2-core Sapphire
+// Rapids VM, q4, one input: 12-16 GB/s without, 19-24 with. (Cutting the rows into runs of columns whose inputs stay
+// in L1 measured no better at 8 inputs, within this VM's noise, and breaks the run.)
 #define VL_QPROD_PREFETCH 16
 
 /// The int32 stored at p (any alignment).
@@ -65,15 +64,12 @@ static void product_scalar(vl_qformat fmt, const unsigned char *w, size_t cols, 
 
 // MARK: - Driver
 
-// Prefetches the group block VL_QPROD_PREFETCH ahead of block j of group g in the decoding order: the rest of the run
-// [j0, j1) of this group, then the same run of the next group.
-static inline void prefetch_ahead(vl_qformat fmt, const unsigned char *w, size_t cols, size_t g, size_t j, size_t j0,
-                                  size_t j1) {
-    const size_t ahead = j + VL_QPROD_PREFETCH;
-    const unsigned char *target = ahead < j1 ? vl_qgroup_block(fmt, w, cols, g, ahead)
-                                             : vl_qgroup_block(fmt, w, cols, g + 1, j0 + (ahead - j1) % (j1 - j0));
-    for (size_t line = 0; line < vl_qgroup_block_bytes(fmt); line += 64)
-        _mm_prefetch((const char *)target + line, _MM_HINT_T0);
+// Prefetches the group block VL_QPROD_PREFETCH after `block` in memory: later in this group's row, then the next
+// group's (prefetches past the matrix are dropped by the CPU, never a fault).
+static inline void prefetch_ahead(vl_qformat fmt, const unsigned char *block) {
+    const size_t bytes = vl_qgroup_block_bytes(fmt);
+    for (size_t line = 0; line < bytes; line += 64)
+        _mm_prefetch((const char *)block + VL_QPROD_PREFETCH * bytes + line, _MM_HINT_T0);
 }
 
 /// The lanes of a unit of U weight rows starting at row `first` that fall in [rb, re), as a bit mask.
@@ -83,8 +79,7 @@ static inline unsigned unit_lanes(size_t first, size_t U, size_t rb, size_t re) 
 }
 
 // Defines NAME(w, cols, rb, re, x, batch, bias, y, ys) for format FMT over units of U weight rows. Up to STREAM
-// inputs (`stream`) go through the row range in runs of columns (VL_QPROD_STREAM_INPUT_BYTES), tiles of all the
-// inputs by one unit. More go in cache blocks of VL_QPROD_NC rows by VL_QPROD_KC blocks, strips of MR input rows,
+// inputs (`stream`) go through the row range in one run, tiles of all the inputs by one unit over whole rows. More go in cache blocks of VL_QPROD_NC rows by VL_QPROD_KC blocks, strips of MR input rows,
 // tiles of up to NU units. CASES: `case units * 16 + rows:` labels calling the tile with (u, units, x strip, rows,
 // j0, j1, y strip, first, bias or NULL, stream).
 #define VL_DEFINE_QPRODUCT_DRIVER(NAME, ATTR, FMT, U, STREAM, MR, NU, CASES)                                         \
@@ -93,7 +88,7 @@ static inline unsigned unit_lanes(size_t first, size_t U, size_t rb, size_t re) 
         const size_t nblocks = cols / VL_QBLOCK, xrb = nblocks * VL_QINPUT_BLOCK_BYTES;                              \
         const size_t ub = rb / (U), ue = (re + (U)-1) / (U);                                                         \
         const int stream = batch <= (STREAM);                                                                        \
-        const size_t kc = stream ? VL_QPROD_STREAM_INPUT_BYTES / (batch * VL_QINPUT_BLOCK_BYTES) : VL_QPROD_KC;      \
+        const size_t kc = stream ? nblocks : VL_QPROD_KC;                                                            \
         const size_t nc = stream ? ue - ub : VL_QPROD_NC / (U);                                                      \
         const size_t mr = stream ? batch : (MR), nu = stream ? 1 : (NU);                                             \
         for (size_t uc = ub; uc < ue; uc += nc) {                                                                    \
@@ -194,7 +189,7 @@ VL_AVX512_VNNI VL_INLINE void tile_avx512(vl_qformat fmt, const unsigned char *w
     for (size_t j = j0; j < j1; ++j) {
         const unsigned char *block[2], *xb[8];
         for (int n = 0; n < NG; ++n) block[n] = vl_qgroup_block(fmt, w, cols, g + (size_t)n, j);
-        if (stream) prefetch_ahead(fmt, w, cols, g, j, j0, j1);
+        if (stream) prefetch_ahead(fmt, block[0]);
         __m512i sums[8][2];
         for (int i = 0; i < R; ++i) {
             xb[i] = x + i * xrb + j * VL_QINPUT_BLOCK_BYTES;

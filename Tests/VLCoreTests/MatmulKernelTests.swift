@@ -249,9 +249,9 @@ struct QuantizedMatmulTests {
         #expect(bits(split) == bits(expected))
     }
 
-    /// Shapes for the integer products: one to 8 input rows (decoding: one pass over the rows, in runs of columns
-    /// whose inputs fit L1, 76 blocks for 8 rows), more in strips of 6 and their tails, weight rows in groups of 16,
-    /// pairs of them and partial ones, K within one cache block of 512 columns, across two, and over three.
+    /// Shapes for the integer products: one to 8 input rows (decoding: one pass over whole rows), more in strips of 6
+    /// and their tails, weight rows in groups of 16, pairs of them and partial ones, K within one cache block of 512
+    /// columns, across two, and over three.
     static let integerShapes = [
         (1, 1, 32), (7, 33, 64), (13, 45, 608), (6, 64, 1056), (17, 300, 1536), (9, 40, 0), (8, 40, 2624),
     ]
