@@ -92,12 +92,11 @@ int vl_quantize_inputs(vl_isa isa, vl_qformat format, const float *src, size_t r
 // Writes row c of group block `block`: its scale d and values q.
 static void store_row(vl_qformat format, unsigned char *block, int c, float d, const int8_t q[VL_QBLOCK]) {
     memcpy(block + 4 * c, &d, 4);
-    unsigned char *chunks = block + 64;
     for (int t = 0; t < VL_QBLOCK; ++t) {
         if (format == VL_Q8) {
-            chunks[(t / 4) * 64 + 4 * c + t % 4] = (unsigned char)(q[t] + 128);
+            block[vl_qbyte(format, c, t)] = (unsigned char)(q[t] + 128);
         } else if (t < 16) {
-            chunks[(t / 4) * 64 + 4 * c + t % 4] = (unsigned char)((q[t] + 8) | (q[t + 16] + 8) << 4);
+            block[vl_qbyte(format, c, t)] = (unsigned char)((q[t] + 8) | (q[t + 16] + 8) << 4);
         }
     }
 }

@@ -36,11 +36,17 @@ static inline float vl_qscale(const unsigned char *p) {
     return d;
 }
 
+/// The byte of a group block that holds weight t (0..31) of row c (0..15): in chunk t / 4 (q4: (t % 16) / 4, weights
+/// 16.. in the high nibbles), lane c, byte t % 4.
+static inline size_t vl_qbyte(vl_qformat format, int c, int t) {
+    const int chunk = (format == VL_Q8 ? t : t % 16) / 4;
+    return 64 + (size_t)(chunk * 64 + 4 * c + t % 4);
+}
+
 /// The signed value q of weight t (0..31) of row c (0..15) of a group block.
 static inline int vl_qvalue(vl_qformat format, const unsigned char *block, int c, int t) {
-    const unsigned char *chunks = block + 64;
-    if (format == VL_Q8) return chunks[(t / 4) * 64 + 4 * c + t % 4] - 128;
-    const unsigned char byte = chunks[(t % 16 / 4) * 64 + 4 * c + t % 4];
+    const unsigned char byte = block[vl_qbyte(format, c, t)];
+    if (format == VL_Q8) return byte - 128;
     return (t < 16 ? byte & 15 : byte >> 4) - 8;
 }
 

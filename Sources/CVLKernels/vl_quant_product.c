@@ -179,13 +179,13 @@ VL_AVX512_VNNI VL_INLINE void tile_avx512(vl_qformat fmt, const unsigned char *w
                                           const int NG, const unsigned char *x, size_t xrb, const int R, size_t j0,
                                           size_t j1, float *y, size_t ys, size_t rb, size_t re, int first,
                                           const float *bias, int stream) {
-    __mmask16 mask[2];
-    __m512 acc[8][2];
-    for (int n = 0; n < NG; ++n) {
-        mask[n] = (__mmask16)unit_lanes((g + (size_t)n) * VL_QGROUP, VL_QGROUP, rb, re);
-        for (int i = 0; i < R; ++i)
-            acc[i][n] = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(mask[n], y + i * ys + (g + n) * 16);
-    }
+    // The tile's outputs are the 32-column tile of the matrix multiplies (vl_simd.h) at group g's first row, its
+    // second half unused (mask 0, which the compiler folds away) when NG == 1.
+    float *yg = y + g * VL_QGROUP;
+    const __mmask16 m0 = (__mmask16)unit_lanes(g * VL_QGROUP, VL_QGROUP, rb, re);
+    const __mmask16 m1 = NG == 2 ? (__mmask16)unit_lanes((g + 1) * VL_QGROUP, VL_QGROUP, rb, re) : 0;
+    __m512 acc[2][8];
+    vl_tile32_begin(acc[0], acc[1], R, yg, ys, m0, m1, first);
     for (size_t j = j0; j < j1; ++j) {
         const unsigned char *block[2], *xb[8];
         for (int n = 0; n < NG; ++n) block[n] = vl_qgroup_block(fmt, w, cols, g + (size_t)n, j);
@@ -217,14 +217,10 @@ VL_AVX512_VNNI VL_INLINE void tile_avx512(vl_qformat fmt, const unsigned char *w
         for (int i = 0; i < R; ++i) {
             const __m512 dx = _mm512_set1_ps(vl_qscale(xb[i]));
             for (int n = 0; n < NG; ++n)
-                acc[i][n] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums[i][n]), _mm512_mul_ps(dw[n], dx), acc[i][n]);
+                acc[n][i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums[i][n]), _mm512_mul_ps(dw[n], dx), acc[n][i]);
         }
     }
-    for (int n = 0; n < NG; ++n) {
-        const __m512 b = bias ? _mm512_maskz_loadu_ps(mask[n], bias + (g + n) * 16) : _mm512_setzero_ps();
-        for (int i = 0; i < R; ++i)
-            _mm512_mask_storeu_ps(y + i * ys + (g + n) * 16, mask[n], bias ? _mm512_add_ps(acc[i][n], b) : acc[i][n]);
-    }
+    vl_tile32_end(acc[0], acc[1], R, yg, ys, m0, m1, bias ? bias + g * VL_QGROUP : NULL);
 }
 
 #define VL_QAVX512_CASE(FMT, NG, R)                                                                                  \

@@ -18,7 +18,7 @@ public enum WeightFormat: String, Sendable, CaseIterable, CustomStringConvertibl
     case q4
 
     /// Whether this is a block format (q8, q4), whose products take q8-quantized inputs.
-    public var isBlockQuantized: Bool { self == .q8 || self == .q4 }
+    public var isBlockQuantized: Bool { blockFormat != nil }
 
     /// Columns a row must be a multiple of: 32 for the block formats, 1 otherwise.
     public var columnMultiple: Int { isBlockQuantized ? Int(VL_QBLOCK) : 1 }
